@@ -1,0 +1,122 @@
+"""Configuration: what a connection offers, accepts, and where its randomness
+and time come from.
+
+A `Config` is frozen; derive variants with `attrs.evolve(config, ...)`.
+
+Determinism. The sans-I/O core owns no clock and no randomness source. Both
+come in through the config (`random`, `clock`), together with the private
+halves of the ephemeral key shares (`key_share_private_keys`) and, when the
+private key of a certificate is not available or its signatures are
+randomised (RSA-PSS salts, RFC 8017 §9.1; ECDSA nonces), a `signer`. With all
+four injected, a handshake is a pure function of its inputs, which is how the
+tests reproduce RFC 8448 byte for byte.
+
+Defaults follow modern practice: TLS 1.3 only, the three mandatory-to-offer
+AEAD suites (RFC 8446 §9.1), x25519 first, middlebox compatibility mode on
+(RFC 8446 §D.4) and certificate verification ON -- it is never silently
+skipped; turning it off (`verify_peer=False`) is traced as a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+from teachtls.trace.observer import Observer, ignore
+from teachtls.wire.enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
+
+Signer = Callable[[SignatureScheme, bytes], bytes]
+"""`signer(scheme, content) -> signature`: overrides signing with the private key."""
+
+CookieMaker = Callable[[bytes], bytes]
+"""`make_cookie(hash_of_client_hello1) -> cookie` for a HelloRetryRequest (RFC 8446 §4.2.2)."""
+
+DEFAULT_CIPHER_SUITES = (
+    CipherSuite.TLS_AES_128_GCM_SHA256,
+    CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+    CipherSuite.TLS_AES_256_GCM_SHA384,
+)
+
+DEFAULT_GROUPS = (
+    NamedGroup.x25519,
+    NamedGroup.secp256r1,
+    NamedGroup.secp384r1,
+    NamedGroup.x448,
+    NamedGroup.X25519MLKEM768,
+)
+
+DEFAULT_SIGNATURE_ALGORITHMS = (
+    SignatureScheme.ecdsa_secp256r1_sha256,
+    SignatureScheme.ecdsa_secp384r1_sha384,
+    SignatureScheme.rsa_pss_rsae_sha256,
+    SignatureScheme.rsa_pss_rsae_sha384,
+    SignatureScheme.rsa_pss_rsae_sha512,
+    SignatureScheme.ed25519,
+    # RFC 8446 §4.2.3: rsa_pkcs1 may appear for signatures *in certificates*.
+    SignatureScheme.rsa_pkcs1_sha256,
+    SignatureScheme.rsa_pkcs1_sha384,
+    SignatureScheme.rsa_pkcs1_sha512,
+)
+
+
+def system_random(n: int) -> bytes:
+    return os.urandom(n)
+
+
+def system_clock() -> float:
+    return time.time()
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything a `ClientConnection` or `ServerConnection` is configured with."""
+
+    # --- what to offer / accept -------------------------------------------
+    cipher_suites: tuple[int, ...] = DEFAULT_CIPHER_SUITES
+    supported_groups: tuple[int, ...] = DEFAULT_GROUPS
+    # Client: the groups to send a key share for in the first ClientHello.
+    key_share_groups: tuple[int, ...] = (NamedGroup.x25519,)
+    signature_algorithms: tuple[int, ...] = DEFAULT_SIGNATURE_ALGORITHMS
+    alpn_protocols: tuple[bytes, ...] = ()
+    # RFC 8449: the largest record (inner plaintext) we accept; None = don't offer.
+    record_size_limit: int | None = None
+
+    # --- identity ------------------------------------------------------------
+    # Client: the name sent in server_name and checked in the certificate.
+    server_name: str | None = None
+    certificate_chain: tuple[x509.Certificate, ...] = ()
+    private_key: CertificateIssuerPrivateKeyTypes | None = None
+    signer: Signer | None = None
+
+    # --- peer verification ------------------------------------------------
+    # Client: verify the server's chain and name. Server: verify client certs.
+    verify_peer: bool = True
+    cafile: str | None = None
+    trusted_certificates: tuple[x509.Certificate, ...] = ()
+    # Server: "none", "request" or "require" a client certificate (RFC 8446 §4.3.2).
+    client_auth: str = "none"
+
+    # --- wire-format choices -------------------------------------------------
+    middlebox_compatibility: bool = True  # RFC 8446 §D.4
+    pad_client_hello: bool = True  # RFC 7685 padding to 512 bytes, as NSS and BoringSSL do
+    # Client extras that RFC 8448's NSS client sends; off by default.
+    send_renegotiation_info: bool = False  # RFC 5746 §3.4 (empty in an initial handshake)
+    send_session_ticket_extension: bool = False  # RFC 5077 (TLS 1.2 tickets)
+    psk_key_exchange_modes: tuple[int, ...] = (PskKeyExchangeMode.psk_dhe_ke,)
+    # Server: put a cookie in HelloRetryRequests (RFC 8446 §4.2.2).
+    hello_retry_cookie: bool = True
+    make_cookie: CookieMaker | None = None
+    max_fragment_length: int = 2**14  # RFC 8446 §5.1
+
+    # --- injected sources (determinism) -------------------------------------
+    random: Callable[[int], bytes] = system_random
+    clock: Callable[[], float] = system_clock
+    key_share_private_keys: Mapping[int, bytes] = attrs.field(factory=dict)
+
+    # --- tracing ---------------------------------------------------------------
+    observer: Observer = ignore

@@ -1,0 +1,911 @@
+"""The sans-I/O connection: bytes in, events and bytes out (RFC 8446 §5, §6).
+
+`Connection` is the machinery both roles share; `ClientConnection`
+(teachtls/handshake/client13.py) and `ServerConnection`
+(teachtls/handshake/server13.py) add the handshake handlers of their table.
+Used like h11 or h2:
+
+    client = ClientConnection(config)
+    client.start_handshake()
+    transport.send(client.data_to_send())
+    for event in client.receive_data(transport.recv()):
+        ...                      # HandshakeCompleted, ApplicationData, ...
+
+A connection owns no socket, thread or clock. What it does:
+
+* **Record layer** (RFC 8446 §5). Incoming bytes are cut into records; each
+  record is checked (type, length limits), decrypted when read keys are
+  installed (AEAD with a per-record nonce, §5.3), its padding stripped
+  (§5.4) and routed by content type. Outgoing handshake messages are queued
+  and flushed into as few records as fit -- several messages may share one
+  record, one message may span several -- and protected with the current
+  write keys.
+* **Handshake dispatch** (RFC 8446 Appendix A). Handshake messages are
+  reassembled across records, parsed, and looked up in the role's state
+  table; no entry means `unexpected_message`.
+* **Key schedule bookkeeping** (RFC 8446 §7). Secrets are computed by the
+  pure functions of `teachtls.keyschedule.tls13`, stored under their RFC
+  names in `self.secrets`, and traced.
+* **Alerts** (RFC 8446 §6). A `LocalAlert` raised anywhere below is caught in
+  one place, the alert record is queued for the peer, traced, and the
+  connection is closed before the exception reaches the caller.
+
+Everything notable is reported to `config.observer` as a trace event.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+from cryptography import x509
+
+from teachtls.config import Config
+from teachtls.crypto.aead import CIPHER_SUITES, Aead, AeadError, CipherSuiteParams, per_record_nonce
+from teachtls.crypto.hashes import HashAlg
+from teachtls.handshake import alerts
+from teachtls.handshake.states import TABLES, State
+from teachtls.handshake.transcript import Transcript
+from teachtls.keyschedule import tls13 as keyschedule
+from teachtls.trace import events as trace
+from teachtls.trace.observer import ignore
+from teachtls.wire import record as wire_record
+from teachtls.wire.codec import DecodeError as WireDecodeError
+from teachtls.wire.enums import (
+    AlertDescription,
+    AlertLevel,
+    CipherSuite,
+    ContentType,
+    HandshakeType,
+    KeyUpdateRequest,
+    ProtocolVersion,
+    name_of,
+    to_enum,
+)
+from teachtls.wire.extensions import ALLOWED_CONTEXTS, Extension
+from teachtls.wire.messages import (
+    HandshakeMessage,
+    KeyUpdate,
+    UnknownHandshakeType,
+    build_handshake,
+    message_name,
+    parse_handshake,
+)
+
+# A bound on one handshake message, so a peer cannot make us buffer without
+# limit (RFC 8446 does not fix one; a certificate chain is the largest message).
+MAX_HANDSHAKE_MESSAGE = 2**18
+
+
+# --- events returned to the application ----------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class HandshakeCompleted:
+    """The handshake finished: what was negotiated."""
+
+    version: str
+    cipher_suite: str
+    group: str
+    signature_scheme: str
+    alpn_protocol: bytes | None
+    server_name: str | None
+    peer_certificates: tuple[x509.Certificate, ...]
+    hello_retry: bool
+
+
+@attrs.frozen
+class ApplicationData:
+    data: bytes
+
+
+@attrs.frozen
+class CloseNotifyReceived:
+    """The peer will send no more data (RFC 8446 §6.1)."""
+
+
+@attrs.frozen(kw_only=True)
+class WarningAlertReceived:
+    """A non-fatal alert (in TLS 1.3 only user_canceled may be one)."""
+
+    description: int
+
+
+@attrs.frozen(kw_only=True)
+class SessionTicketReceived:
+    """A NewSessionTicket arrived (RFC 8446 §4.6.1)."""
+
+    ticket_lifetime: int
+    ticket: bytes
+
+
+@attrs.frozen(kw_only=True)
+class KeyUpdated:
+    """Traffic keys were updated (RFC 8446 §4.6.3)."""
+
+    direction: str  # "read" or "write"
+    generation: int
+
+
+Event = (
+    HandshakeCompleted
+    | ApplicationData
+    | CloseNotifyReceived
+    | WarningAlertReceived
+    | SessionTicketReceived
+    | KeyUpdated
+)
+
+
+# --- one direction of record protection -------------------------------------------
+
+
+@attrs.define
+class RecordProtection:
+    """The AEAD state of one direction: keys from one traffic secret (§5.2, §5.3)."""
+
+    protection: str  # "handshake", "application", "early"
+    secret_name: str
+    params: CipherSuiteParams
+    key: bytes
+    iv: bytes
+    aead: Aead
+    sequence_number: int = 0
+
+
+# --- the connection -------------------------------------------------------------
+
+
+class Connection:
+    """Record layer, dispatch, key bookkeeping and alerts shared by both roles."""
+
+    role: ClassVar[str] = ""
+    machine: ClassVar[str] = ""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.observe = config.observer
+        self.tracing = config.observer is not ignore
+        self.state = State.START
+        self.table = TABLES[self.machine]
+        self.transcript = Transcript()
+        self.secrets: dict[str, bytes] = {}
+        self.events: list[Event] = []
+
+        # negotiated parameters
+        self.cipher_suite: CipherSuite | None = None
+        self.params: CipherSuiteParams | None = None
+        self.group: int | None = None
+        self.signature_scheme: int | None = None
+        self.alpn_protocol: bytes | None = None
+        self.server_name: str | None = None
+        self.peer_certificates: tuple[x509.Certificate, ...] = ()
+        self.hello_retry = False
+
+        # record layer
+        self._incoming = bytearray()
+        self._outgoing: list[bytes] = []
+        self._handshake_in = b""
+        self._handshake_out: list[bytes] = []
+        self._read: RecordProtection | None = None
+        self._write: RecordProtection | None = None
+        self._change_cipher_spec_allowed = False  # RFC 8446 §5 window
+        self.peer_record_size_limit: int | None = None  # RFC 8449, peer's value
+        self.own_record_size_limit: int | None = None  # RFC 8449, enforced on receipt
+        self.read_generation = 0
+        self.write_generation = 0
+        self.closed = False
+        self.peer_closed = False
+
+    # ================================================================
+    # public API
+    # ================================================================
+
+    @property
+    def handshake_complete(self) -> bool:
+        return self.state is State.CONNECTED
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the transport (and forget)."""
+        self.flush()
+        data = b"".join(self._outgoing)
+        self._outgoing = []
+        return data
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the transport; return what happened.
+
+        Raises a `LocalAlert` subclass when the peer broke a rule (the alert
+        to send is then in `data_to_send()` and the connection is closed), or
+        `RemoteAlert` when the peer sent a fatal alert. Events produced before
+        the error are kept on the exception as `.events`."""
+        if self.closed:
+            raise alerts.ConnectionClosed("the connection is closed")
+        self._incoming += data
+        self.events = []
+        try:
+            self._process_incoming()
+        except alerts.LocalAlert as alert:
+            self._fail(alert)
+            alert.events = self.events  # type: ignore[attr-defined]
+            raise
+        except alerts.RemoteAlert as alert:
+            self._close()
+            alert.events = self.events  # type: ignore[attr-defined]
+            raise
+        self.flush()
+        events, self.events = self.events, []
+        return events
+
+    def send_application_data(self, data: bytes) -> None:
+        """Queue application data (RFC 8446 §5.1: fragmented into records)."""
+        if self.closed:
+            raise alerts.ConnectionClosed("the connection is closed")
+        if self.state is not State.CONNECTED:
+            raise alerts.TLSError("application data before the handshake completed")
+        self.observe(trace.ApplicationDataSent(role=self.role, data=data))
+        self._write_fragmented(ContentType.application_data, data)
+
+    def close(self) -> None:
+        """Send close_notify (RFC 8446 §6.1) and stop writing."""
+        if self.closed:
+            return
+        self._send_alert(AlertLevel.warning, AlertDescription.close_notify, "closing the connection")
+        self._close()
+
+    def key_update(self, request_peer: bool = True) -> None:
+        """Send a KeyUpdate and switch to the next write keys (RFC 8446 §4.6.3).
+
+        With `request_peer`, ask the peer to update its keys too."""
+        if self.state is not State.CONNECTED:
+            raise alerts.TLSError("KeyUpdate is only possible after the handshake")
+        request = KeyUpdateRequest.update_requested if request_peer else KeyUpdateRequest.update_not_requested
+        self.send_handshake(KeyUpdate(request_update=request), transcript=False)
+        self.flush()
+        self.update_traffic_secret("write")
+
+    # ================================================================
+    # incoming records (RFC 8446 §5)
+    # ================================================================
+
+    def _process_incoming(self) -> None:
+        while len(self._incoming) >= wire_record.HEADER_LENGTH and not self.closed:
+            content_type, _version, length = wire_record.parse_header(bytes(self._incoming[:5]))
+            if content_type not in (20, 21, 22, 23):
+                # RFC 8446 §5: "If a TLS implementation receives an unexpected
+                # record type, it MUST terminate the connection with an
+                # 'unexpected_message' alert."
+                raise alerts.UnexpectedMessage(f"unknown record content type {content_type}", rfc="RFC 8446 §5")
+            if length > wire_record.MAX_CIPHERTEXT:
+                raise alerts.RecordOverflow(
+                    f"record length {length} exceeds 2^14 + 256", rfc="RFC 8446 §5.2"
+                )
+            if len(self._incoming) < wire_record.HEADER_LENGTH + length:
+                return
+            raw = bytes(self._incoming[: wire_record.HEADER_LENGTH + length])
+            del self._incoming[: wire_record.HEADER_LENGTH + length]
+            self._process_record(raw)
+
+    def _process_record(self, raw: bytes) -> None:
+        content_type = raw[0]
+        fragment = raw[wire_record.HEADER_LENGTH :]
+
+        if content_type == ContentType.change_cipher_spec:
+            self._on_change_cipher_spec(raw, fragment)
+            return
+
+        if self._read is None:
+            self._trace_record_received(raw, content_type, "plaintext", 0)
+            if content_type == ContentType.application_data:
+                raise alerts.UnexpectedMessage(
+                    "application_data record before any keys were established", rfc="RFC 8446 §5"
+                )
+            if len(fragment) > wire_record.MAX_PLAINTEXT:
+                raise alerts.RecordOverflow(
+                    f"TLSPlaintext fragment of {len(fragment)} bytes exceeds 2^14", rfc="RFC 8446 §5.1"
+                )
+            self._route(content_type, fragment)
+            return
+
+        if content_type != ContentType.application_data:
+            # RFC 8446 §5: once keys are in use every record is a TLSCiphertext
+            # with opaque_type application_data (change_cipher_spec excepted).
+            raise alerts.UnexpectedMessage(
+                f"unprotected {name_of(to_enum(ContentType, content_type))} record after keys were established",
+                rfc="RFC 8446 §5.1",
+            )
+        inner_type, plaintext, padding_length = self._unprotect(raw)
+        self._route(inner_type, plaintext)
+
+    def _unprotect(self, raw: bytes) -> tuple[int, bytes, int]:
+        """Decrypt one TLSCiphertext (RFC 8446 §5.2) and strip its padding (§5.4)."""
+        protection = self._read
+        assert protection is not None
+        header, encrypted_record = raw[:5], raw[5:]
+        nonce = per_record_nonce(protection.iv, protection.sequence_number)
+        try:
+            inner = protection.aead.open(nonce, encrypted_record, header)
+        except AeadError:
+            self._trace_record_received(raw, raw[0], protection.protection, protection.sequence_number)
+            raise alerts.BadRecordMac(
+                f"record {protection.sequence_number} failed AEAD authentication "
+                f"with {protection.secret_name} keys",
+                rfc="RFC 8446 §5.2",
+            ) from None
+        sequence_number = protection.sequence_number
+        protection.sequence_number += 1
+        if len(inner) > wire_record.MAX_INNER_PLAINTEXT:
+            raise alerts.RecordOverflow(
+                f"TLSInnerPlaintext of {len(inner)} bytes exceeds 2^14 + 1", rfc="RFC 8446 §5.2"
+            )
+        if self.own_record_size_limit is not None and len(inner) > self.own_record_size_limit:
+            raise alerts.RecordOverflow(
+                f"TLSInnerPlaintext of {len(inner)} bytes exceeds our record_size_limit "
+                f"{self.own_record_size_limit}",
+                rfc="RFC 8449 §4",
+            )
+        # RFC 8446 §5.4: the content type is the last non-zero byte.
+        unpadded = inner.rstrip(b"\x00")
+        padding_length = len(inner) - len(unpadded)
+        if not unpadded:
+            self._trace_record_received(raw, raw[0], protection.protection, sequence_number)
+            raise alerts.UnexpectedMessage(
+                "TLSInnerPlaintext contains no non-zero byte (no content type)", rfc="RFC 8446 §5.4"
+            )
+        inner_type, plaintext = unpadded[-1], unpadded[:-1]
+        if self.tracing:
+            self.observe(
+                trace.RecordReceived(
+                    role=self.role,
+                    content_type=raw[0],
+                    raw=raw,
+                    protection=protection.protection,
+                    sequence_number=sequence_number,
+                    inner_content_type=inner_type,
+                    plaintext=plaintext,
+                    padding_length=padding_length,
+                    nonce=nonce,
+                    keys=protection.secret_name,
+                )
+            )
+        return inner_type, plaintext, padding_length
+
+    def _route(self, content_type: int, fragment: bytes) -> None:
+        if content_type == ContentType.handshake:
+            if not fragment:
+                # RFC 8446 §5.1: "Implementations MUST NOT send zero-length
+                # fragments of Handshake types, even if those fragments contain padding."
+                raise alerts.UnexpectedMessage("zero-length handshake fragment", rfc="RFC 8446 §5.1")
+            self._on_handshake_bytes(fragment)
+        elif content_type == ContentType.alert:
+            self._on_alert(fragment)
+        elif content_type == ContentType.application_data:
+            self._on_application_data(fragment)
+        else:
+            # RFC 8446 §5: a protected change_cipher_spec, or an unknown inner type.
+            raise alerts.UnexpectedMessage(
+                f"inner content type {content_type} is not allowed here", rfc="RFC 8446 §5"
+            )
+
+    def _on_change_cipher_spec(self, raw: bytes, fragment: bytes) -> None:
+        """RFC 8446 §5: the middlebox-compatibility record, dropped when valid.
+
+        "An implementation may receive an unencrypted record of type
+        change_cipher_spec consisting of the single byte value 0x01 at any
+        time after the first ClientHello message has been sent or received
+        and before the peer's Finished message has been received and MUST
+        simply drop it without further processing. ... An implementation
+        which receives any other change_cipher_spec value or which receives
+        a protected change_cipher_spec record MUST abort the handshake with
+        an 'unexpected_message' alert." """
+        self._trace_record_received(raw, raw[0], "plaintext", 0)
+        if fragment != b"\x01":
+            raise alerts.UnexpectedMessage(
+                f"change_cipher_spec record with contents {fragment.hex() or '(empty)'}, not 01",
+                rfc="RFC 8446 §5",
+            )
+        if not self._change_cipher_spec_allowed:
+            raise alerts.UnexpectedMessage(
+                "change_cipher_spec outside the handshake", rfc="RFC 8446 §5"
+            )
+
+    def _on_application_data(self, data: bytes) -> None:
+        assert self._read is not None
+        if self._read.protection not in ("application", "early"):
+            raise alerts.UnexpectedMessage(
+                "application data protected with handshake keys", rfc="RFC 8446 §2"
+            )
+        self.observe(trace.ApplicationDataReceived(role=self.role, data=data))
+        self.events.append(ApplicationData(data))
+
+    def _on_alert(self, fragment: bytes) -> None:
+        """RFC 8446 §6: an alert is two bytes, level and description."""
+        if len(fragment) != 2:
+            raise alerts.DecodeError(f"alert of {len(fragment)} bytes, not 2", rfc="RFC 8446 §6")
+        level, description = fragment[0], fragment[1]
+        described = to_enum(AlertDescription, description)
+        self.observe(
+            trace.AlertReceived(
+                role=self.role,
+                level=name_of(to_enum(AlertLevel, level)),
+                description=name_of(described),
+            )
+        )
+        if description == AlertDescription.close_notify:
+            self.peer_closed = True
+            self.events.append(CloseNotifyReceived())
+            return
+        if description == AlertDescription.user_canceled and level == AlertLevel.warning:
+            self.events.append(WarningAlertReceived(description=description))
+            return
+        # RFC 8446 §6: every other alert is an error alert, whatever its level.
+        raise alerts.RemoteAlert(described, to_enum(AlertLevel, level))
+
+    # ================================================================
+    # handshake messages
+    # ================================================================
+
+    def _on_handshake_bytes(self, fragment: bytes) -> None:
+        """Reassemble handshake messages across records (RFC 8446 §5.1)."""
+        self._handshake_in += fragment
+        while len(self._handshake_in) >= 4 and not self.closed:
+            length = int.from_bytes(self._handshake_in[1:4], "big")
+            if length > MAX_HANDSHAKE_MESSAGE:
+                raise alerts.IllegalParameter(
+                    f"handshake message of {length} bytes exceeds teachtls's limit of {MAX_HANDSHAKE_MESSAGE}",
+                    rfc="RFC 8446 §4",
+                )
+            if len(self._handshake_in) < 4 + length:
+                return
+            raw = self._handshake_in[: 4 + length]
+            self._handshake_in = self._handshake_in[4 + length :]
+            self._dispatch(raw)
+
+    def _dispatch(self, raw: bytes) -> None:
+        try:
+            message, spans = parse_handshake(raw, record=self.tracing)
+        except UnknownHandshakeType as error:
+            raise alerts.UnexpectedMessage(
+                f"handshake message type {error.msg_type} is not a TLS 1.3 message", rfc="RFC 8446 §4"
+            ) from None
+        except WireDecodeError as error:
+            raise alerts.DecodeError(str(error), rfc="RFC 8446 §6.2") from None
+        name = message_name(message)
+        if self.tracing:
+            self.observe(
+                trace.MessageReceived(
+                    role=self.role,
+                    name=name,
+                    msg_type=raw[0],
+                    raw=raw,
+                    fields=tuple(spans),
+                    summary=summarize(message),
+                    rfc=MESSAGE_RFC.get(raw[0], "RFC 8446 §4"),
+                )
+            )
+        transition = self.table.get((self.state, HandshakeType(raw[0])))
+        if transition is None:
+            raise alerts.UnexpectedMessage(
+                f"{name} is not expected in state {self.state.value}", rfc="RFC 8446 §A"
+            )
+        handler = getattr(self, transition.handler)
+        new_state = handler(message, raw)
+        assert new_state in transition.targets, (transition, new_state)
+        self.set_state(new_state, name)
+        self.advance()
+
+    def advance(self) -> None:
+        """Run transitions caused by sending (the server's flight); see states.py."""
+
+    def set_state(self, new_state: State, trigger: str) -> None:
+        self.observe(
+            trace.StateChanged(
+                role=self.role,
+                machine=self.machine,
+                old_state=self.state.value,
+                new_state=new_state.value,
+                trigger=trigger,
+            )
+        )
+        self.state = new_state
+
+    def send_handshake(self, message: HandshakeMessage, *, transcript: bool = True) -> bytes:
+        """Queue a handshake message for the next flush; add it to the transcript."""
+        raw = build_handshake(message)
+        name = message_name(message)
+        if transcript:
+            self.transcript.add(raw, name)
+        if self.tracing:
+            _, spans = parse_handshake(raw)
+            self.observe(
+                trace.MessageSent(
+                    role=self.role,
+                    name=name,
+                    msg_type=raw[0],
+                    raw=raw,
+                    fields=tuple(spans),
+                    summary=summarize(message),
+                    rfc=MESSAGE_RFC.get(raw[0], "RFC 8446 §4"),
+                )
+            )
+        self._handshake_out.append(raw)
+        return raw
+
+    def received(self, raw: bytes, name: str) -> None:
+        """Add a received handshake message to the transcript."""
+        self.transcript.add(raw, name)
+
+    # ================================================================
+    # outgoing records
+    # ================================================================
+
+    def flush(self) -> None:
+        """Pack queued handshake messages into records (coalesced, RFC 8446 §5.1)."""
+        if self._handshake_out:
+            data = b"".join(self._handshake_out)
+            self._handshake_out = []
+            self._write_fragmented(ContentType.handshake, data)
+
+    def _fragment_limit(self) -> int:
+        limit = self.config.max_fragment_length
+        if self.peer_record_size_limit is not None and self._write is not None:
+            # RFC 8449 §4: in TLS 1.3 the limit counts the content type byte.
+            limit = min(limit, self.peer_record_size_limit - 1)
+        return max(1, min(limit, wire_record.MAX_PLAINTEXT))
+
+    def _write_fragmented(self, content_type: int, data: bytes) -> None:
+        limit = self._fragment_limit()
+        for start in range(0, len(data), limit):
+            self.write_record(content_type, data[start : start + limit])
+
+    def write_record(self, content_type: int, payload: bytes) -> None:
+        """Write one record, protected with the current write keys if any."""
+        protection = self._write
+        if protection is None or content_type == ContentType.change_cipher_spec:
+            # RFC 8446 §5.1: legacy_record_version is 0x0301 for an initial
+            # ClientHello, 0x0303 otherwise.
+            version = ProtocolVersion.TLS1_0 if self.legacy_record_version_0301() else ProtocolVersion.TLS1_2
+            raw = wire_record.build_header(content_type, len(payload), version) + payload
+            if self.tracing:
+                self.observe(
+                    trace.RecordSent(
+                        role=self.role,
+                        content_type=content_type,
+                        raw=raw,
+                        protection="plaintext",
+                        sequence_number=0,
+                        plaintext=payload,
+                    )
+                )
+            self._outgoing.append(raw)
+            return
+        inner = payload + bytes([content_type])
+        header = wire_record.build_header(
+            ContentType.application_data, len(inner) + protection.params.tag_length
+        )
+        nonce = per_record_nonce(protection.iv, protection.sequence_number)
+        raw = header + protection.aead.seal(nonce, inner, header)
+        if self.tracing:
+            self.observe(
+                trace.RecordSent(
+                    role=self.role,
+                    content_type=ContentType.application_data,
+                    raw=raw,
+                    protection=protection.protection,
+                    sequence_number=protection.sequence_number,
+                    inner_content_type=content_type,
+                    plaintext=payload,
+                    nonce=nonce,
+                    keys=protection.secret_name,
+                )
+            )
+        protection.sequence_number += 1
+        self._outgoing.append(raw)
+
+    def legacy_record_version_0301(self) -> bool:
+        return False
+
+    def send_change_cipher_spec(self) -> None:
+        """RFC 8446 §D.4: the dummy change_cipher_spec of middlebox compatibility mode."""
+        self.flush()
+        self.write_record(ContentType.change_cipher_spec, b"\x01")
+
+    def _send_alert(self, level: AlertLevel, description: AlertDescription, reason: str) -> None:
+        self.flush()
+        self.observe(
+            trace.AlertSent(role=self.role, level=level.name, description=description.name, reason=reason)
+        )
+        self.write_record(ContentType.alert, bytes([level, description]))
+
+    def _fail(self, alert: alerts.LocalAlert) -> None:
+        """Send the fatal alert for `alert`, trace it, close (RFC 8446 §6.2)."""
+        if self.closed:
+            return
+        self._handshake_out = []
+        self.observe(
+            trace.AlertSent(
+                role=self.role,
+                level="fatal",
+                description=alert.description.name,
+                reason=alert.reason,
+                rfc=alert.rfc or "RFC 8446 §6.2",
+            )
+        )
+        self.write_record(ContentType.alert, bytes([AlertLevel.fatal, alert.description]))
+        self._close()
+
+    def _close(self) -> None:
+        self.set_state(State.CLOSED, "close")
+        self.closed = True
+
+    # ================================================================
+    # key schedule bookkeeping (RFC 8446 §7)
+    # ================================================================
+
+    @property
+    def hash_alg(self) -> HashAlg:
+        assert self.params is not None
+        return self.params.hash_alg
+
+    def choose_cipher_suite(self, suite: CipherSuite) -> None:
+        self.cipher_suite = suite
+        self.params = CIPHER_SUITES[suite]
+        self.transcript.start(self.params.hash_alg)
+
+    def transcript_hash(self) -> bytes:
+        """Transcript-Hash of the messages so far, traced (RFC 8446 §4.4.1)."""
+        value = self.transcript.digest()
+        self.observe(
+            trace.TranscriptUpdated(
+                role=self.role,
+                through=self.transcript.last_message,
+                transcript_hash=value,
+                hash_name=self.hash_alg.name,
+            )
+        )
+        return value
+
+    def extract(self, name: str, salt_name: str, salt: bytes, ikm_name: str, ikm: bytes) -> bytes:
+        """HKDF-Extract(salt, IKM), stored and traced as `name`."""
+        value = keyschedule.hkdf_extract(self.hash_alg, salt, ikm)
+        self.secrets[name] = value
+        self.observe(
+            trace.SecretDerived(
+                role=self.role,
+                name=name,
+                operation="HKDF-Extract",
+                label="",
+                parent=salt_name,
+                inputs=(f"IKM={ikm_name}",),
+                value=value,
+            )
+        )
+        return value
+
+    def derive(self, name: str, label: bytes, parent: str, *, empty_transcript: bool = False) -> bytes:
+        """Derive-Secret(parent, label, Messages), stored and traced as `name`."""
+        if empty_transcript:
+            transcript_hash, through = keyschedule.empty_hash(self.hash_alg), ""
+        else:
+            transcript_hash, through = self.transcript.digest(), self.transcript.last_message
+        value = keyschedule.derive_secret(self.hash_alg, self.secrets[parent], label, transcript_hash)
+        self.secrets[name] = value
+        self.observe(
+            trace.SecretDerived(
+                role=self.role,
+                name=name,
+                operation="Derive-Secret",
+                label=label.decode(),
+                parent=parent,
+                inputs=("Messages=" + (f"ClientHello..{through}" if through else "(empty)"),),
+                transcript_through=through,
+                transcript_hash=transcript_hash,
+                value=value,
+            )
+        )
+        return value
+
+    def install_keys(self, direction: str, secret_name: str, protection: str) -> None:
+        """Derive [sender]_write_key/iv from a traffic secret and use them (§7.3)."""
+        assert self.params is not None
+        if direction == "read" and self._handshake_in:
+            # RFC 8446 §5.1: "Handshake messages MUST NOT span key changes."
+            raise alerts.UnexpectedMessage(
+                "handshake message data precedes a key change in the same record", rfc="RFC 8446 §5.1"
+            )
+        key, iv = keyschedule.traffic_keys(self.params, self.secrets[secret_name])
+        self.observe(
+            trace.KeysInstalled(
+                role=self.role,
+                direction=direction,
+                protection=protection,
+                secret_name=secret_name,
+                cipher_suite=self.params.suite.name,
+                key=key,
+                iv=iv,
+            )
+        )
+        state = RecordProtection(protection, secret_name, self.params, key, iv, Aead(self.params, key))
+        if direction == "read":
+            self._read = state
+        else:
+            self.flush()
+            self._write = state
+
+    def update_traffic_secret(self, direction: str) -> None:
+        """application_traffic_secret_N+1 = HKDF-Expand-Label(..._N, "traffic upd", "", Hash.length)."""
+        sender = self.role if direction == "write" else ("server" if self.role == "client" else "client")
+        generation = self.write_generation if direction == "write" else self.read_generation
+        old = f"{sender}_application_traffic_secret_{generation}"
+        new = f"{sender}_application_traffic_secret_{generation + 1}"
+        value = keyschedule.next_traffic_secret(self.hash_alg, self.secrets[old])
+        self.secrets[new] = value
+        self.observe(
+            trace.SecretDerived(
+                role=self.role,
+                name=new,
+                operation="HKDF-Expand-Label",
+                label=keyschedule.LABEL_TRAFFIC_UPDATE.decode(),
+                parent=old,
+                value=value,
+                rfc="RFC 8446 §7.2",
+            )
+        )
+        if direction == "write":
+            self.write_generation += 1
+        else:
+            self.read_generation += 1
+        self.install_keys(direction, new, "application")
+        self.events.append(KeyUpdated(direction=direction, generation=generation + 1))
+
+    def on_key_update(self, message: KeyUpdate, raw: bytes) -> State:
+        """RFC 8446 §4.6.3: the peer moved to its next traffic secret."""
+        if message.request_update not in (0, 1):
+            raise alerts.IllegalParameter(
+                f"KeyUpdate.request_update is {int(message.request_update)}, not 0 or 1", rfc="RFC 8446 §4.6.3"
+            )
+        self.update_traffic_secret("read")
+        if message.request_update == KeyUpdateRequest.update_requested:
+            self.send_handshake(KeyUpdate(request_update=KeyUpdateRequest.update_not_requested), transcript=False)
+            self.flush()
+            self.update_traffic_secret("write")
+        return State.CONNECTED
+
+    # ================================================================
+    # helpers for handlers
+    # ================================================================
+
+    def check(self, condition: bool, check: str, alert: type[alerts.LocalAlert], reason: str, rfc: str) -> None:
+        """Trace a MUST of the RFC; raise `alert` if it does not hold."""
+        self.observe(
+            trace.CheckPerformed(role=self.role, check=check, passed=condition, detail=reason, rfc=rfc)
+        )
+        if not condition:
+            raise alert(reason, rfc=rfc)
+
+    def check_extensions(
+        self,
+        extensions: tuple[Extension, ...],
+        context: str,
+        message: str,
+        *,
+        solicited: set[int] | None = None,
+    ) -> None:
+        """The RFC 8446 §4.2 rules every extension block obeys.
+
+        * no two extensions of the same type;
+        * a recognized extension must be allowed in this message (illegal_parameter);
+        * in responses, only extensions the client offered (unsupported_extension)."""
+        seen: set[int] = set()
+        for extension in extensions:
+            extension_type = int(extension.extension_type)
+            if extension_type in seen:
+                raise alerts.IllegalParameter(
+                    f"{message} contains two {name_of(extension.extension_type)} extensions",
+                    rfc="RFC 8446 §4.2",
+                )
+            seen.add(extension_type)
+            allowed = ALLOWED_CONTEXTS.get(extension_type)
+            if solicited is not None and extension_type not in solicited:
+                if allowed is not None and context not in allowed:
+                    raise alerts.IllegalParameter(
+                        f"extension {name_of(extension.extension_type)} is not allowed in {message}",
+                        rfc="RFC 8446 §4.2",
+                    )
+                raise alerts.UnsupportedExtension(
+                    f"{message} contains {name_of(extension.extension_type)}, which was not offered",
+                    rfc="RFC 8446 §4.2",
+                )
+            if allowed is not None and context not in allowed:
+                raise alerts.IllegalParameter(
+                    f"extension {name_of(extension.extension_type)} is not allowed in {message}",
+                    rfc="RFC 8446 §4.2",
+                )
+
+    def negotiated(self) -> HandshakeCompleted:
+        assert self.cipher_suite is not None
+        completed = HandshakeCompleted(
+            version="TLS 1.3",
+            cipher_suite=self.cipher_suite.name,
+            group=name_of(self.group) if self.group is not None else "",
+            signature_scheme=name_of(self.signature_scheme) if self.signature_scheme is not None else "",
+            alpn_protocol=self.alpn_protocol,
+            server_name=self.server_name,
+            peer_certificates=self.peer_certificates,
+            hello_retry=self.hello_retry,
+        )
+        self.observe(
+            trace.ParametersNegotiated(
+                role=self.role,
+                version=completed.version,
+                cipher_suite=completed.cipher_suite,
+                group=completed.group,
+                signature_scheme=completed.signature_scheme,
+                alpn=(self.alpn_protocol or b"").decode("ascii", "replace"),
+                server_name=self.server_name or "",
+                hello_retry=self.hello_retry,
+            )
+        )
+        return completed
+
+    def allow_change_cipher_spec(self, allowed: bool) -> None:
+        self._change_cipher_spec_allowed = allowed
+
+    def _trace_record_received(self, raw: bytes, content_type: int, protection: str, sequence_number: int) -> None:
+        if self.tracing:
+            self.observe(
+                trace.RecordReceived(
+                    role=self.role,
+                    content_type=content_type,
+                    raw=raw,
+                    protection=protection,
+                    sequence_number=sequence_number,
+                    plaintext=raw[5:] if protection == "plaintext" else b"",
+                )
+            )
+
+
+# --- message summaries and sections, for traces --------------------------------------
+
+MESSAGE_RFC: dict[int, str] = {
+    HandshakeType.client_hello: "RFC 8446 §4.1.2",
+    HandshakeType.server_hello: "RFC 8446 §4.1.3",
+    HandshakeType.encrypted_extensions: "RFC 8446 §4.3.1",
+    HandshakeType.certificate_request: "RFC 8446 §4.3.2",
+    HandshakeType.certificate: "RFC 8446 §4.4.2",
+    HandshakeType.certificate_verify: "RFC 8446 §4.4.3",
+    HandshakeType.finished: "RFC 8446 §4.4.4",
+    HandshakeType.new_session_ticket: "RFC 8446 §4.6.1",
+    HandshakeType.end_of_early_data: "RFC 8446 §4.5",
+    HandshakeType.key_update: "RFC 8446 §4.6.3",
+}
+
+
+def summarize(message: HandshakeMessage) -> str:
+    """One line of the fields a reader looks at first."""
+    from teachtls.wire import messages as m
+
+    def names(values: tuple[int, ...]) -> str:
+        return ", ".join(name_of(v) for v in values)
+
+    def extension_names(extensions: tuple[Extension, ...]) -> str:
+        return ", ".join(name_of(e.extension_type) for e in extensions)
+
+    if isinstance(message, m.ClientHello):
+        return f"cipher_suites=[{names(message.cipher_suites)}] extensions=[{extension_names(message.extensions)}]"
+    if isinstance(message, m.ServerHello):
+        return f"cipher_suite={name_of(message.cipher_suite)} extensions=[{extension_names(message.extensions)}]"
+    if isinstance(message, m.EncryptedExtensions | m.CertificateRequest):
+        return f"extensions=[{extension_names(message.extensions)}]"
+    if isinstance(message, m.Certificate):
+        return f"{len(message.certificate_list)} certificate(s)"
+    if isinstance(message, m.CertificateVerify):
+        return f"algorithm={name_of(message.algorithm)}"
+    if isinstance(message, m.Finished):
+        return f"verify_data={message.verify_data.hex()}"
+    if isinstance(message, m.NewSessionTicket):
+        return f"ticket_lifetime={message.ticket_lifetime}s ticket={len(message.ticket)} bytes"
+    if isinstance(message, m.KeyUpdate):
+        return f"request_update={name_of(message.request_update)}"
+    return ""
+

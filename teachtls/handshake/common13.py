@@ -1,0 +1,323 @@
+"""What the TLS 1.3 client and server do alike: the key schedule steps,
+Finished, CertificateVerify and certificate checking.
+
+RFC 8446 §7.1 key schedule, as each side walks it (names as in the RFC;
+the two unnamed "derived" salts are called `early_secret_derived` and
+`handshake_secret_derived` here):
+
+              0
+              |
+              v
+    PSK ->  HKDF-Extract = Early Secret
+              |
+              v
+        Derive-Secret(., "derived", "")
+              |
+              v
+    (EC)DHE -> HKDF-Extract = Handshake Secret
+              |
+              +-----> Derive-Secret(., "c hs traffic", ClientHello...ServerHello)
+              |                     = client_handshake_traffic_secret
+              +-----> Derive-Secret(., "s hs traffic", ClientHello...ServerHello)
+              |                     = server_handshake_traffic_secret
+              v
+        Derive-Secret(., "derived", "")
+              |
+              v
+    0 -> HKDF-Extract = Master Secret
+              |
+              +-----> Derive-Secret(., "c ap traffic", ClientHello...server Finished)
+              +-----> Derive-Secret(., "s ap traffic", ClientHello...server Finished)
+              +-----> Derive-Secret(., "exp master",   ClientHello...server Finished)
+              +-----> Derive-Secret(., "res master",   ClientHello...client Finished)
+
+Authentication (RFC 8446 §4.4): the certificate chain is checked against the
+trust store and the peer's name (`teachtls.pki.verify`); CertificateVerify
+proves possession of the certificate's private key by signing the transcript
+hash; Finished is an HMAC over the transcript with a key derived from the
+sender's handshake traffic secret, and is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import ClassVar
+
+from cryptography import x509
+
+from teachtls.connection import Connection
+from teachtls.crypto import signature
+from teachtls.crypto.hashes import constant_time_equal
+from teachtls.handshake import alerts
+from teachtls.keyschedule import tls13 as keyschedule
+from teachtls.pki import verify as pki
+from teachtls.trace import events as trace
+from teachtls.wire.enums import AlertDescription, SignatureScheme, name_of, to_enum
+from teachtls.wire.extensions import CERTIFICATE
+from teachtls.wire.messages import Certificate, CertificateEntry, CertificateVerify, Finished
+
+# RFC 8446 §4.4.3: "RSA signatures MUST use an RSASSA-PSS algorithm,
+# regardless of whether RSASSA-PKCS1-v1_5 algorithms appear in
+# "signature_algorithms"." SHA-1 schemes are legacy-only (§4.2.3).
+CERTIFICATE_VERIFY_SCHEMES = frozenset(
+    {
+        SignatureScheme.ecdsa_secp256r1_sha256,
+        SignatureScheme.ecdsa_secp384r1_sha384,
+        SignatureScheme.ecdsa_secp521r1_sha512,
+        SignatureScheme.rsa_pss_rsae_sha256,
+        SignatureScheme.rsa_pss_rsae_sha384,
+        SignatureScheme.rsa_pss_rsae_sha512,
+        SignatureScheme.rsa_pss_pss_sha256,
+        SignatureScheme.rsa_pss_pss_sha384,
+        SignatureScheme.rsa_pss_pss_sha512,
+        SignatureScheme.ed25519,
+        SignatureScheme.ed448,
+    }
+)
+
+ALERT_CLASSES: dict[AlertDescription, type[alerts.LocalAlert]] = dict(alerts.LOCAL_ALERTS)
+
+
+class Handshake13(Connection):
+    """Shared TLS 1.3 handshake steps; subclassed by the client and the server."""
+
+    peer_role: ClassVar[str] = ""
+    own_context: ClassVar[bytes] = b""
+    peer_context: ClassVar[bytes] = b""
+
+    # --- key schedule (RFC 8446 §7.1) -----------------------------------------
+
+    def compute_early_secret(self, psk: bytes | None = None) -> None:
+        zeros = bytes(self.hash_alg.digest_size)
+        self.extract("early_secret", "0 (no salt)", b"", "PSK" if psk else "0 (no PSK)", psk or zeros)
+
+    def compute_handshake_secrets(self, shared_secret: bytes) -> None:
+        """From the (EC)DHE secret to both handshake traffic secrets; install keys."""
+        if "early_secret" not in self.secrets:
+            self.compute_early_secret()
+        self.derive("early_secret_derived", keyschedule.LABEL_DERIVED, "early_secret", empty_transcript=True)
+        self.extract(
+            "handshake_secret",
+            "early_secret_derived",
+            self.secrets["early_secret_derived"],
+            "(EC)DHE shared secret",
+            shared_secret,
+        )
+        self.transcript_hash()
+        self.derive("client_handshake_traffic_secret", keyschedule.LABEL_CLIENT_HANDSHAKE_TRAFFIC, "handshake_secret")
+        self.derive("server_handshake_traffic_secret", keyschedule.LABEL_SERVER_HANDSHAKE_TRAFFIC, "handshake_secret")
+        self.derive(
+            "handshake_secret_derived", keyschedule.LABEL_DERIVED, "handshake_secret", empty_transcript=True
+        )
+        self.extract(
+            "master_secret",
+            "handshake_secret_derived",
+            self.secrets["handshake_secret_derived"],
+            "0",
+            bytes(self.hash_alg.digest_size),
+        )
+        self.install_keys("write", f"{self.role}_handshake_traffic_secret", "handshake")
+        self.install_keys("read", f"{self.peer_role}_handshake_traffic_secret", "handshake")
+
+    def compute_application_secrets(self) -> None:
+        """After the server Finished is in the transcript (RFC 8446 §7.1)."""
+        self.transcript_hash()
+        self.derive(
+            "client_application_traffic_secret_0", keyschedule.LABEL_CLIENT_APPLICATION_TRAFFIC, "master_secret"
+        )
+        self.derive(
+            "server_application_traffic_secret_0", keyschedule.LABEL_SERVER_APPLICATION_TRAFFIC, "master_secret"
+        )
+        self.derive("exporter_master_secret", keyschedule.LABEL_EXPORTER_MASTER, "master_secret")
+
+    def compute_resumption_master_secret(self) -> None:
+        """After the client Finished is in the transcript (RFC 8446 §7.1)."""
+        self.derive("resumption_master_secret", keyschedule.LABEL_RESUMPTION_MASTER, "master_secret")
+
+    def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
+        """TLS-Exporter(label, context_value, key_length), RFC 8446 §7.5."""
+        return keyschedule.exporter(self.hash_alg, self.secrets["exporter_master_secret"], label, context, length)
+
+    # --- Finished (RFC 8446 §4.4.4) -----------------------------------------------
+
+    def finished_verify_data(self, sender: str) -> tuple[bytes, bytes, bytes]:
+        """(finished_key, transcript hash, verify_data) for `sender`'s Finished."""
+        base_key = self.secrets[f"{sender}_handshake_traffic_secret"]
+        transcript_hash = self.transcript_hash()
+        finished_key = keyschedule.finished_key(self.hash_alg, base_key)
+        verify_data = keyschedule.finished_verify_data(self.hash_alg, base_key, transcript_hash)
+        return finished_key, transcript_hash, verify_data
+
+    def send_finished(self) -> None:
+        finished_key, transcript_hash, verify_data = self.finished_verify_data(self.role)
+        self.observe(
+            trace.FinishedComputed(
+                role=self.role,
+                sender=self.role,
+                transcript_hash=transcript_hash,
+                finished_key=finished_key,
+                verify_data=verify_data,
+            )
+        )
+        self.send_handshake(Finished(verify_data=verify_data))
+
+    def check_finished(self, message: Finished, raw: bytes) -> None:
+        """RFC 8446 §4.4.4: "Recipients of Finished messages MUST verify that
+        the contents are correct and if incorrect MUST terminate the connection
+        with a 'decrypt_error' alert." """
+        finished_key, transcript_hash, expected = self.finished_verify_data(self.peer_role)
+        if len(message.verify_data) != len(expected):
+            raise alerts.DecodeError(
+                f"Finished.verify_data has {len(message.verify_data)} bytes, not Hash.length = {len(expected)}",
+                rfc="RFC 8446 §4.4.4",
+            )
+        ok = constant_time_equal(message.verify_data, expected)
+        self.observe(
+            trace.FinishedVerified(
+                role=self.role,
+                sender=self.peer_role,
+                transcript_hash=transcript_hash,
+                finished_key=finished_key,
+                verify_data=expected,
+                received=message.verify_data,
+                ok=ok,
+            )
+        )
+        self.check(
+            ok,
+            f"{self.peer_role}_finished",
+            alerts.DecryptError,
+            f"the {self.peer_role} Finished verify_data does not match the transcript",
+            "RFC 8446 §4.4.4",
+        )
+        self.received(raw, "Finished")
+
+    # --- our certificate and CertificateVerify (RFC 8446 §4.4.2, §4.4.3) ------------
+
+    def choose_signature_scheme(self, peer_schemes: tuple[int, ...]) -> SignatureScheme | None:
+        """The first scheme the peer offered that fits our key and that we allow."""
+        if not self.config.certificate_chain:
+            return None
+        usable = signature.schemes_for_key(self.config.certificate_chain[0].public_key())  # type: ignore[arg-type]
+        allowed = set(self.config.signature_algorithms) & CERTIFICATE_VERIFY_SCHEMES
+        for scheme in peer_schemes:
+            if scheme in usable and scheme in allowed:
+                return SignatureScheme(scheme)
+        return None
+
+    def send_certificate(self, context: bytes = b"") -> None:
+        entries = tuple(
+            CertificateEntry(cert_data=certificate.public_bytes(_DER)) for certificate in self.config.certificate_chain
+        )
+        self.send_handshake(Certificate(certificate_request_context=context, certificate_list=entries))
+
+    def send_certificate_verify(self, scheme: SignatureScheme) -> None:
+        content = signature.certificate_verify_content(self.own_context, self.transcript_hash())
+        if self.config.signer is not None:
+            signed = self.config.signer(scheme, content)
+        else:
+            if self.config.private_key is None:
+                raise alerts.InternalError("no private key to sign CertificateVerify", rfc="RFC 8446 §4.4.3")
+            signed = signature.sign(self.config.private_key, scheme, content)  # type: ignore[arg-type]
+        self.signature_scheme = scheme
+        self.observe(trace.SignatureCreated(role=self.role, scheme=scheme.name, content=content, signature=signed))
+        self.send_handshake(CertificateVerify(algorithm=scheme, signature=signed))
+
+    # --- the peer's certificate and CertificateVerify --------------------------------
+
+    def parse_peer_certificates(self, message: Certificate, offered: set[int] | None) -> None:
+        """Decode the peer's chain (RFC 8446 §4.4.2) and check each entry's extensions."""
+        chain = []
+        for index, entry in enumerate(message.certificate_list):
+            self.check_extensions(entry.extensions, CERTIFICATE, "CertificateEntry", solicited=offered)
+            try:
+                chain.append(x509.load_der_x509_certificate(entry.cert_data))
+            except ValueError as error:
+                raise alerts.BadCertificate(
+                    f"certificate {index} of the {self.peer_role}'s chain is not valid DER X.509: {error}",
+                    rfc="RFC 8446 §4.4.2",
+                ) from None
+        self.peer_certificates = tuple(chain)
+
+    def verify_peer_chain(self, server_name: str | None) -> None:
+        """Check the peer's chain against the trust store (and the server's name)."""
+        chain = list(self.peer_certificates)
+        subject = chain[0].subject.rfc4514_string() if chain else ""
+        if not self.config.verify_peer:
+            self.observe(
+                trace.Note(
+                    role=self.role,
+                    level="warning",
+                    text=f"certificate verification is DISABLED: the {self.peer_role}'s chain ({subject}) "
+                    "was not checked; anyone could have sent it",
+                    rfc="RFC 8446 §4.4.2.4",
+                )
+            )
+            return
+        store = pki.load_trust_store(self.config.cafile, self.config.trusted_certificates)
+        now = datetime.datetime.fromtimestamp(self.config.clock(), tz=datetime.UTC)
+        if self.role == "client":
+            result = pki.verify_server_chain(chain, server_name, store, now)
+        else:
+            result = pki.verify_client_chain(chain, store, now)
+        self.observe(
+            trace.CertificateChecked(
+                role=self.role,
+                subject=subject,
+                server_name=server_name or "",
+                checked=tuple(result.checked),
+                ok=result.ok,
+                reason=result.reason,
+            )
+        )
+        if not result.ok:
+            description = result.alert or AlertDescription.bad_certificate
+            alert_class = ALERT_CLASSES.get(description, alerts.BadCertificate)
+            raise alert_class(result.reason, rfc="RFC 8446 §4.4.2.4")
+
+    def check_certificate_verify(self, message: CertificateVerify, raw: bytes, offered: tuple[int, ...]) -> None:
+        """RFC 8446 §4.4.3: the signature must use an offered scheme and verify."""
+        scheme = message.algorithm
+        self.check(
+            scheme in offered and scheme in CERTIFICATE_VERIFY_SCHEMES,
+            "certificate_verify_algorithm",
+            alerts.IllegalParameter,
+            f"CertificateVerify uses {name_of(scheme)}, which was not offered or is not allowed in TLS 1.3",
+            "RFC 8446 §4.4.3",
+        )
+        content = signature.certificate_verify_content(self.peer_context, self.transcript_hash())
+        public_key = self.peer_certificates[0].public_key()
+        try:
+            signature.verify(public_key, scheme, content, message.signature)  # type: ignore[arg-type]
+            ok = True
+        except signature.SignatureError:
+            ok = False
+        self.observe(
+            trace.SignatureVerified(
+                role=self.role,
+                scheme=name_of(to_enum(SignatureScheme, scheme)),
+                content=content,
+                signature=message.signature,
+                ok=ok,
+            )
+        )
+        self.check(
+            ok,
+            "certificate_verify_signature",
+            alerts.DecryptError,
+            f"the {self.peer_role}'s CertificateVerify signature ({name_of(scheme)}) does not verify "
+            "with its certificate's public key",
+            "RFC 8446 §4.4.3",
+        )
+        if self.role == "client":
+            self.signature_scheme = scheme
+        self.received(raw, "CertificateVerify")
+
+
+def _der() -> object:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+_DER = _der()  # type: ignore[assignment]

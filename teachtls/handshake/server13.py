@@ -1,0 +1,407 @@
+"""The TLS 1.3 server: one handler per entry of `SERVER_13` (RFC 8446 §A.2).
+
+A server reacts. On a ClientHello (`on_client_hello`, state START ->
+RECVD_CH) it checks the message; `advance()` then chooses the parameters
+(RECVD_CH -> NEGOTIATED), or asks for a better ClientHello with a
+HelloRetryRequest (RECVD_CH -> START), and sends its whole first flight in one
+go: ServerHello, [change_cipher_spec], EncryptedExtensions,
+[CertificateRequest], Certificate, CertificateVerify, Finished
+(NEGOTIATED -> WAIT_FLIGHT2). Then it waits for the client's Finished.
+
+Negotiation (RFC 8446 §4.1.1), with the server's preferences first:
+
+* cipher suite: the first of `config.cipher_suites` the client offered;
+* group: the first of `config.supported_groups` the client supports. If the
+  client sent no key share for it, a HelloRetryRequest asks for one (RFC 8448
+  §5 shows exactly this: the client offers x25519, the server wants P-256);
+* signature scheme: the first the client listed that fits our certificate.
+
+What a server checks in a ClientHello: TLS 1.3 offered in supported_versions
+(§4.2.1), legacy_compression_methods is exactly [null] (§4.1.2), extension
+blocks without duplicates and with pre_shared_key last (§4.2, §4.2.11),
+the extensions that must come together (§9.2), key shares only for supported
+groups, at most one per group (§4.2.8), and after a HelloRetryRequest that the
+second ClientHello answers it (cookie echoed, one share for the right group).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from teachtls.config import Config
+from teachtls.crypto.aead import CIPHER_SUITES
+from teachtls.crypto.hashes import hmac
+from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, server_key_exchange
+from teachtls.crypto.signature import CLIENT_CONTEXT, SERVER_CONTEXT
+from teachtls.handshake import alerts
+from teachtls.handshake.common13 import Handshake13
+from teachtls.handshake.states import State
+from teachtls.trace import events as trace
+from teachtls.wire.codec import WireStruct
+from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, name_of
+from teachtls.wire.extensions import (
+    CLIENT_HELLO,
+    Cookie,
+    Empty,
+    Extension,
+    KeyShareClientHello,
+    KeyShareEntry,
+    KeyShareHelloRetryRequest,
+    KeyShareServerHello,
+    NamedGroupList,
+    ProtocolNameList,
+    RecordSizeLimit,
+    ServerNameList,
+    SignatureSchemeList,
+    SupportedVersionsClientHello,
+    SupportedVersionsServerHello,
+    make_extension,
+)
+from teachtls.wire.messages import (
+    HELLO_RETRY_REQUEST_RANDOM,
+    Certificate,
+    CertificateRequest,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    EndOfEarlyData,
+    Finished,
+    ServerHello,
+)
+
+E = ExtensionType
+
+
+class ServerConnection(Handshake13):
+    """A sans-I/O TLS 1.3 server."""
+
+    role: ClassVar[str] = "server"
+    peer_role: ClassVar[str] = "client"
+    machine: ClassVar[str] = "server13"
+    own_context: ClassVar[bytes] = SERVER_CONTEXT
+    peer_context: ClassVar[bytes] = CLIENT_CONTEXT
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.client_hello: ClientHello | None = None
+        self.client_extensions: dict[int, WireStruct] = {}
+        self.hello_retry_group: int | None = None
+        self.cookie: bytes | None = None
+        self.sent_change_cipher_spec = False
+        self.certificate_requested = False
+
+    # --- ClientHello (RFC 8446 §4.1.2) -------------------------------------------------
+
+    def on_client_hello(self, message: ClientHello, raw: bytes) -> State:
+        self.allow_change_cipher_spec(True)
+        self.check_extensions(message.extensions, CLIENT_HELLO, "ClientHello")
+        if any(e.extension_type == E.pre_shared_key for e in message.extensions[:-1]):
+            raise alerts.IllegalParameter(
+                "pre_shared_key is not the last extension of the ClientHello", rfc="RFC 8446 §4.2.11"
+            )
+        extensions = {int(e.extension_type): e.extension_data for e in message.extensions}
+        versions = extensions.get(E.supported_versions)
+        offered_versions = versions.versions if isinstance(versions, SupportedVersionsClientHello) else ()
+        self.check(
+            ProtocolVersion.TLS1_3 in offered_versions,
+            "tls13_offered",
+            alerts.ProtocolVersionAlert,
+            "the ClientHello does not offer TLS 1.3 in supported_versions "
+            f"(legacy_version {name_of(message.legacy_version)}); this server speaks only TLS 1.3",
+            "RFC 8446 §4.2.1",
+        )
+        self.check(
+            message.legacy_compression_methods == b"\x00",
+            "legacy_compression_methods",
+            alerts.IllegalParameter,
+            "a TLS 1.3 ClientHello must offer exactly the null compression method",
+            "RFC 8446 §4.1.2",
+        )
+        if self.hello_retry_group is not None:
+            self.check_second_client_hello(message, extensions)
+        self.client_hello = message
+        self.client_extensions = extensions
+        self.received(raw, "ClientHello")
+        return State.RECVD_CH
+
+    def check_second_client_hello(self, message: ClientHello, extensions: dict[int, WireStruct]) -> None:
+        """RFC 8446 §4.1.2: the second ClientHello must answer the HelloRetryRequest."""
+        if self.cookie is not None:
+            cookie = extensions.get(E.cookie)
+            self.check(
+                isinstance(cookie, Cookie) and cookie.cookie == self.cookie,
+                "cookie_echoed",
+                alerts.IllegalParameter,
+                "the second ClientHello does not echo the HelloRetryRequest cookie",
+                "RFC 8446 §4.2.2",
+            )
+        shares = extensions.get(E.key_share)
+        self.check(
+            isinstance(shares, KeyShareClientHello)
+            and len(shares.client_shares) == 1
+            and shares.client_shares[0].group == self.hello_retry_group,
+            "key_share_after_hello_retry_request",
+            alerts.IllegalParameter,
+            f"the second ClientHello must carry exactly one key share, for {name_of(self.hello_retry_group or 0)}",
+            "RFC 8446 §4.2.8",
+        )
+
+    # --- negotiation and the server's flight (RECVD_CH -> NEGOTIATED -> WAIT_FLIGHT2) ---
+
+    def advance(self) -> None:
+        if self.state is State.RECVD_CH:
+            self.negotiate()
+
+    def negotiate(self) -> None:
+        hello = self.client_hello
+        assert hello is not None
+        suite = self.select_cipher_suite(hello)
+        if self.cipher_suite is not None and suite != self.cipher_suite:
+            raise alerts.IllegalParameter(
+                "the second ClientHello leads to another cipher suite than the HelloRetryRequest's",
+                rfc="RFC 8446 §4.1.4",
+            )
+        self.choose_cipher_suite(suite)
+        group, client_share = self.select_group()
+        if client_share is None:
+            self.send_hello_retry_request(suite, group)
+            self.set_state(State.START, "send HelloRetryRequest")
+            return
+        scheme = self.select_signature_scheme()
+        self.select_application_protocol()
+        self.set_state(State.NEGOTIATED, "select parameters")
+        self.send_server_hello(suite, client_share)
+        self.send_encrypted_extensions()
+        if self.config.client_auth != "none":
+            self.send_certificate_request()
+        self.send_certificate()
+        self.send_certificate_verify(scheme)
+        self.send_finished()
+        self.compute_application_secrets()
+        self.install_keys("write", "server_application_traffic_secret_0", "application")
+        self.set_state(State.WAIT_FLIGHT2, "send ServerHello ... Finished")
+        if self.certificate_requested:
+            self.set_state(State.WAIT_CERT, "client authentication requested")
+        else:
+            self.set_state(State.WAIT_FINISHED, "no client authentication")
+
+    def select_cipher_suite(self, hello: ClientHello) -> CipherSuite:
+        for suite in self.config.cipher_suites:
+            if suite in hello.cipher_suites and suite in CIPHER_SUITES:
+                return CipherSuite(suite)
+        raise alerts.HandshakeFailure(
+            "no cipher suite in common with the client", rfc="RFC 8446 §4.1.1"
+        )
+
+    def select_group(self) -> tuple[NamedGroup, KeyShareEntry | None]:
+        """The server's preferred group among the client's, and the client's share for it."""
+        groups = self.client_extensions.get(E.supported_groups)
+        shares = self.client_extensions.get(E.key_share)
+        # RFC 8446 §9.2: "If containing a 'supported_groups' extension, it MUST
+        # also contain a 'key_share' extension, and vice versa."
+        if not isinstance(groups, NamedGroupList) or not isinstance(shares, KeyShareClientHello):
+            raise alerts.MissingExtension(
+                "a ClientHello without pre_shared_key needs both supported_groups and key_share",
+                rfc="RFC 8446 §9.2",
+            )
+        seen: set[int] = set()
+        for share in shares.client_shares:
+            self.check(
+                share.group in groups.named_group_list and share.group not in seen,
+                "key_share_groups",
+                alerts.IllegalParameter,
+                f"key share for {name_of(share.group)} is duplicated or not in supported_groups",
+                "RFC 8446 §4.2.8",
+            )
+            seen.add(share.group)
+        for group in self.config.supported_groups:
+            if group in groups.named_group_list and group in SUPPORTED_GROUPS:
+                share_for_group = next((s for s in shares.client_shares if s.group == group), None)
+                return NamedGroup(group), share_for_group
+        raise alerts.HandshakeFailure(
+            "no key exchange group in common with the client", rfc="RFC 8446 §4.2.7"
+        )
+
+    def select_signature_scheme(self) -> int:
+        schemes = self.client_extensions.get(E.signature_algorithms)
+        if not isinstance(schemes, SignatureSchemeList):
+            raise alerts.MissingExtension(
+                "a ClientHello for certificate authentication needs signature_algorithms", rfc="RFC 8446 §9.2"
+            )
+        scheme = self.choose_signature_scheme(schemes.supported_signature_algorithms)
+        if scheme is None:
+            raise alerts.HandshakeFailure(
+                "none of the client's signature_algorithms fits the server certificate", rfc="RFC 8446 §4.2.3"
+            )
+        return scheme
+
+    def select_application_protocol(self) -> None:
+        """RFC 7301 §3.2: pick the first of our protocols that the client offers."""
+        offered = self.client_extensions.get(E.application_layer_protocol_negotiation)
+        if not isinstance(offered, ProtocolNameList) or not self.config.alpn_protocols:
+            return
+        for protocol in self.config.alpn_protocols:
+            if protocol in offered.protocol_name_list:
+                self.alpn_protocol = protocol
+                return
+        raise alerts.NoApplicationProtocol(
+            "none of the client's ALPN protocols is supported", rfc="RFC 7301 §3.2"
+        )
+
+    def send_hello_retry_request(self, suite: CipherSuite, group: NamedGroup) -> None:
+        """RFC 8446 §4.1.4: ask for a key share for `group` (and echo a cookie)."""
+        hello = self.client_hello
+        assert hello is not None
+        client_hello1_hash = self.transcript.replace_with_message_hash()
+        extensions: list[Extension] = [make_extension(E.key_share, KeyShareHelloRetryRequest(group))]
+        if self.config.hello_retry_cookie:
+            self.cookie = self.make_cookie(client_hello1_hash)
+            extensions.append(make_extension(E.cookie, Cookie(self.cookie)))
+        extensions.append(make_extension(E.supported_versions, SupportedVersionsServerHello(ProtocolVersion.TLS1_3)))
+        self.send_handshake(
+            ServerHello(
+                random=HELLO_RETRY_REQUEST_RANDOM,
+                legacy_session_id_echo=hello.legacy_session_id,
+                cipher_suite=suite,
+                extensions=tuple(extensions),
+            )
+        )
+        self.hello_retry_group = group
+        self.hello_retry = True
+        self.maybe_send_change_cipher_spec(hello)
+
+    def make_cookie(self, client_hello1_hash: bytes) -> bytes:
+        """RFC 8446 §4.2.2: a cookie lets a server forget the first ClientHello.
+
+        teachtls's cookie is Hash(ClientHello1) plus an HMAC over it under a
+        per-connection secret, the shape a stateless server would use."""
+        if self.config.make_cookie is not None:
+            return self.config.make_cookie(client_hello1_hash)
+        cookie_secret = self.config.random(self.hash_alg.digest_size)
+        return client_hello1_hash + hmac(self.hash_alg, cookie_secret, client_hello1_hash)
+
+    def maybe_send_change_cipher_spec(self, hello: ClientHello) -> None:
+        """RFC 8446 §D.4: "The server sends a dummy change_cipher_spec record
+        immediately after its first handshake message", when the client
+        signalled compatibility mode with a non-empty legacy_session_id."""
+        if hello.legacy_session_id and not self.sent_change_cipher_spec:
+            self.send_change_cipher_spec()
+            self.sent_change_cipher_spec = True
+
+    def send_server_hello(self, suite: CipherSuite, client_share: KeyShareEntry) -> None:
+        hello = self.client_hello
+        assert hello is not None
+        group = NamedGroup(client_share.group)
+        try:
+            server_key_exchange_bytes, shared_secret, private_share = server_key_exchange(
+                group, client_share.key_exchange, self.config.key_share_private_keys.get(group)
+            )
+        except KeyShareError as error:
+            raise alerts.IllegalParameter(
+                f"the client's {group.name} key share is invalid: {error.reason}", rfc="RFC 8446 §4.2.8"
+            ) from None
+        self.group = group
+        extensions = (
+            make_extension(E.key_share, KeyShareServerHello(KeyShareEntry(group=group, key_exchange=server_key_exchange_bytes))),
+            make_extension(E.supported_versions, SupportedVersionsServerHello(ProtocolVersion.TLS1_3)),
+        )
+        self.send_handshake(
+            ServerHello(
+                random=self.config.random(32),
+                legacy_session_id_echo=hello.legacy_session_id,
+                cipher_suite=suite,
+                extensions=extensions,
+            )
+        )
+        self.observe(
+            trace.KeyExchangeComputed(
+                role=self.role,
+                group=group.name,
+                client_share=client_share.key_exchange,
+                server_share=server_key_exchange_bytes,
+                private_key=private_share.private_bytes() if private_share is not None else b"",
+                shared_secret=shared_secret,
+            )
+        )
+        self.maybe_send_change_cipher_spec(hello)
+        self.compute_handshake_secrets(shared_secret)
+
+    def send_encrypted_extensions(self) -> None:
+        """RFC 8446 §4.3.1: our answers to the client's extensions."""
+        client = self.client_extensions
+        extensions: list[Extension] = [
+            # RFC 8446 §4.2.7: servers may tell the client which groups they prefer.
+            make_extension(E.supported_groups, NamedGroupList(tuple(self.config.supported_groups))),
+        ]
+        client_limit = client.get(E.record_size_limit)
+        if isinstance(client_limit, RecordSizeLimit) and self.config.record_size_limit is not None:
+            self.check(
+                client_limit.record_size_limit >= 64,
+                "record_size_limit_minimum",
+                alerts.IllegalParameter,
+                f"record_size_limit {client_limit.record_size_limit} is smaller than 64",
+                "RFC 8449 §4",
+            )
+            extensions.append(make_extension(E.record_size_limit, RecordSizeLimit(self.config.record_size_limit)))
+            self.peer_record_size_limit = client_limit.record_size_limit
+            self.own_record_size_limit = self.config.record_size_limit
+        server_names = client.get(E.server_name)
+        if isinstance(server_names, ServerNameList):
+            self.server_name = server_names.server_name_list[0].host_name.decode("ascii", "replace")
+            # RFC 6066 §3: an empty server_name in the reply says the name was used.
+            extensions.append(make_extension(E.server_name, Empty()))
+        if self.alpn_protocol is not None:
+            extensions.append(
+                make_extension(E.application_layer_protocol_negotiation, ProtocolNameList((self.alpn_protocol,)))
+            )
+        self.send_handshake(EncryptedExtensions(extensions=tuple(extensions)))
+
+    def send_certificate_request(self) -> None:
+        """RFC 8446 §4.3.2: ask the client for a certificate."""
+        schemes = SignatureSchemeList(tuple(self.config.signature_algorithms))
+        self.send_handshake(CertificateRequest(extensions=(make_extension(E.signature_algorithms, schemes),)))
+        self.certificate_requested = True
+
+    # --- the client's second flight -----------------------------------------------------
+
+    def on_end_of_early_data(self, message: EndOfEarlyData, raw: bytes) -> State:
+        self.received(raw, "EndOfEarlyData")
+        return State.WAIT_CERT if self.certificate_requested else State.WAIT_FINISHED
+
+    def on_certificate(self, message: Certificate, raw: bytes) -> State:
+        """RFC 8446 §4.4.2: the client's chain, possibly empty."""
+        self.check(
+            message.certificate_request_context == b"",
+            "certificate_request_context_echoed",
+            alerts.IllegalParameter,
+            "the client's Certificate does not echo the CertificateRequest context",
+            "RFC 8446 §4.4.2",
+        )
+        if not message.certificate_list:
+            if self.config.client_auth == "require":
+                # RFC 8446 §4.4.2.4: the server "MAY at its discretion either
+                # continue the handshake without client authentication, or
+                # abort the handshake with a 'certificate_required' alert."
+                raise alerts.CertificateRequired("the client sent no certificate", rfc="RFC 8446 §4.4.2.4")
+            self.received(raw, "Certificate")
+            return State.WAIT_FINISHED
+        self.parse_peer_certificates(message, None)
+        self.verify_peer_chain(None)
+        self.received(raw, "Certificate")
+        return State.WAIT_CV
+
+    def on_certificate_verify(self, message: CertificateVerify, raw: bytes) -> State:
+        self.check_certificate_verify(message, raw, tuple(self.config.signature_algorithms))
+        return State.WAIT_FINISHED
+
+    def on_finished(self, message: Finished, raw: bytes) -> State:
+        """RFC 8446 §4.4.4: the client's Finished completes the handshake."""
+        self.check_finished(message, raw)
+        self.allow_change_cipher_spec(False)
+        self.install_keys("read", "client_application_traffic_secret_0", "application")
+        self.compute_resumption_master_secret()
+        self.events.append(self.negotiated())
+        return State.CONNECTED
+
+
+__all__ = ["ServerConnection"]

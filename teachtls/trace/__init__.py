@@ -1,0 +1,95 @@
+"""Tracing: the events a connection emits, where they go, and how they are saved.
+
+* `events`: one frozen attrs class per teachable step (`SecretDerived`, ...).
+* `observer`: the `Observer` callable type, the default `ignore`, `Recorder`
+  and `fan_out`.
+* `jsonl`: traces as JSON Lines files (`dump_jsonl`, `load_jsonl`,
+  `JsonlWriter`); the format is described in docs/trace-schema.md.
+* `keylog`: NSS key log (SSLKEYLOGFILE) lines for Wireshark (`keylog_lines`,
+  `write_keylog`, `KeylogWriter`).
+"""
+
+from teachtls.trace.events import (
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    AlertReceived,
+    AlertSent,
+    ApplicationDataReceived,
+    ApplicationDataSent,
+    CertificateChecked,
+    CheckPerformed,
+    FinishedComputed,
+    FinishedVerified,
+    KeyExchangeComputed,
+    KeysInstalled,
+    MessageReceived,
+    MessageSent,
+    Note,
+    ParametersNegotiated,
+    RecordReceived,
+    RecordSent,
+    SecretDerived,
+    SignatureCreated,
+    SignatureVerified,
+    StateChanged,
+    TraceEvent,
+    TranscriptUpdated,
+)
+from teachtls.trace.jsonl import (
+    JsonlWriter,
+    TraceFormatError,
+    dump_jsonl,
+    dumps_jsonl,
+    load_jsonl,
+    load_jsonl_with_header,
+    loads_jsonl,
+    loads_jsonl_with_header,
+)
+from teachtls.trace.keylog import KeylogWriter, keylog_lines, write_keylog
+from teachtls.trace.observer import Observer, Recorder, fan_out, ignore
+
+__all__ = [
+    # events
+    "EVENT_TYPES",
+    "SCHEMA_VERSION",
+    "TraceEvent",
+    "RecordSent",
+    "RecordReceived",
+    "MessageSent",
+    "MessageReceived",
+    "TranscriptUpdated",
+    "SecretDerived",
+    "KeysInstalled",
+    "KeyExchangeComputed",
+    "SignatureCreated",
+    "SignatureVerified",
+    "FinishedComputed",
+    "FinishedVerified",
+    "CertificateChecked",
+    "CheckPerformed",
+    "ParametersNegotiated",
+    "StateChanged",
+    "AlertSent",
+    "AlertReceived",
+    "ApplicationDataSent",
+    "ApplicationDataReceived",
+    "Note",
+    # observers
+    "Observer",
+    "ignore",
+    "Recorder",
+    "fan_out",
+    # JSON Lines
+    "TraceFormatError",
+    "dump_jsonl",
+    "dumps_jsonl",
+    "load_jsonl",
+    "loads_jsonl",
+    "load_jsonl_with_header",
+    "loads_jsonl_with_header",
+    "JsonlWriter",
+    # key log
+    "keylog_lines",
+    "write_keylog",
+    "KeylogWriter",
+]
