@@ -113,6 +113,14 @@ class Config:
     make_cookie: CookieMaker | None = None
     max_fragment_length: int = 2**14  # RFC 8446 §5.1
 
+    # --- session tickets (server, RFC 8446 §4.6.1) ---------------------------
+    session_tickets: int = 0  # NewSessionTickets sent after the handshake
+    ticket_lifetime: int = 7200  # seconds; at most 604800 (7 days)
+    max_early_data_size: int = 0  # > 0 adds the early_data extension to tickets
+    # `make_ticket(resumption_psk, ticket_nonce) -> ticket` seals what a later
+    # handshake needs to resume; injected for deterministic runs.
+    make_ticket: Callable[[bytes, bytes], bytes] | None = None
+
     # --- injected sources (determinism) -------------------------------------
     random: Callable[[int], bytes] = system_random
     clock: Callable[[], float] = system_clock

@@ -194,8 +194,9 @@ class Connection:
         self.own_record_size_limit: int | None = None  # RFC 8449, enforced on receipt
         self.read_generation = 0
         self.write_generation = 0
-        self.closed = False
-        self.peer_closed = False
+        self.closed = False  # nothing more can happen on this connection
+        self.write_closed = False  # we sent close_notify (or a fatal alert)
+        self.peer_closed = False  # the peer sent close_notify
 
     # ================================================================
     # public API
@@ -239,19 +240,24 @@ class Connection:
 
     def send_application_data(self, data: bytes) -> None:
         """Queue application data (RFC 8446 §5.1: fragmented into records)."""
-        if self.closed:
-            raise alerts.ConnectionClosed("the connection is closed")
+        if self.write_closed:
+            raise alerts.ConnectionClosed("the connection is closed for writing")
         if self.state is not State.CONNECTED:
             raise alerts.TLSError("application data before the handshake completed")
         self.observe(trace.ApplicationDataSent(role=self.role, data=data))
         self._write_fragmented(ContentType.application_data, data)
 
     def close(self) -> None:
-        """Send close_notify (RFC 8446 §6.1) and stop writing."""
-        if self.closed:
+        """Send close_notify (RFC 8446 §6.1) and stop writing.
+
+        This closes our write side only: the peer's remaining data and its own
+        close_notify can still be received ("half-close")."""
+        if self.write_closed:
             return
         self._send_alert(AlertLevel.warning, AlertDescription.close_notify, "closing the connection")
-        self._close()
+        self.write_closed = True
+        if self.peer_closed:
+            self._close()
 
     def key_update(self, request_peer: bool = True) -> None:
         """Send a KeyUpdate and switch to the next write keys (RFC 8446 §4.6.3).
@@ -432,8 +438,13 @@ class Connection:
             )
         )
         if description == AlertDescription.close_notify:
+            # RFC 8446 §6.1: "any data received after a closure alert has
+            # been received MUST be ignored."
             self.peer_closed = True
             self.events.append(CloseNotifyReceived())
+            self._incoming.clear()
+            if self.write_closed:
+                self._close()
             return
         if description == AlertDescription.user_canceled and level == AlertLevel.warning:
             self.events.append(WarningAlertReceived(description=description))
@@ -622,6 +633,9 @@ class Connection:
         if self.closed:
             return
         self._handshake_out = []
+        if self.write_closed:  # close_notify already sent: nothing more may follow
+            self._close()
+            return
         self.observe(
             trace.AlertSent(
                 role=self.role,
@@ -637,6 +651,7 @@ class Connection:
     def _close(self) -> None:
         self.set_state(State.CLOSED, "close")
         self.closed = True
+        self.write_closed = True
 
     # ================================================================
     # key schedule bookkeeping (RFC 8446 §7)

@@ -443,6 +443,7 @@ class ClientConnection(Handshake13):
 
     def on_new_session_ticket(self, message: NewSessionTicket, raw: bytes) -> State:
         self.check_extensions(message.extensions, NEW_SESSION_TICKET, "NewSessionTicket")
+        self.derive_resumption_psk(message.ticket_nonce)
         self.tickets.append(message)
         self.events.append(SessionTicketReceived(ticket_lifetime=message.ticket_lifetime, ticket=message.ticket))
         return State.CONNECTED

@@ -134,6 +134,23 @@ class Handshake13(Connection):
         """After the client Finished is in the transcript (RFC 8446 §7.1)."""
         self.derive("resumption_master_secret", keyschedule.LABEL_RESUMPTION_MASTER, "master_secret")
 
+    def derive_resumption_psk(self, ticket_nonce: bytes) -> bytes:
+        """PSK of one ticket: HKDF-Expand-Label(resumption_master_secret, "resumption", nonce), §4.6.1."""
+        value = keyschedule.resumption_psk(self.hash_alg, self.secrets["resumption_master_secret"], ticket_nonce)
+        self.observe(
+            trace.SecretDerived(
+                role=self.role,
+                name=f"resumption_psk[{ticket_nonce.hex()}]",
+                operation="HKDF-Expand-Label",
+                label=keyschedule.LABEL_RESUMPTION.decode(),
+                parent="resumption_master_secret",
+                inputs=(f"ticket_nonce={ticket_nonce.hex()}",),
+                value=value,
+                rfc="RFC 8446 §4.6.1",
+            )
+        )
+        return value
+
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         """TLS-Exporter(label, context_value, key_length), RFC 8446 §7.5."""
         return keyschedule.exporter(self.hash_alg, self.secrets["exporter_master_secret"], label, context, length)

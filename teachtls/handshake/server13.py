@@ -42,6 +42,7 @@ from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, Protocol
 from teachtls.wire.extensions import (
     CLIENT_HELLO,
     Cookie,
+    EarlyDataIndicationNewSessionTicket,
     Empty,
     Extension,
     KeyShareClientHello,
@@ -66,6 +67,7 @@ from teachtls.wire.messages import (
     EncryptedExtensions,
     EndOfEarlyData,
     Finished,
+    NewSessionTicket,
     ServerHello,
 )
 
@@ -401,7 +403,40 @@ class ServerConnection(Handshake13):
         self.install_keys("read", "client_application_traffic_secret_0", "application")
         self.compute_resumption_master_secret()
         self.events.append(self.negotiated())
+        self.send_session_tickets()
         return State.CONNECTED
+
+    # --- after the handshake (RFC 8446 §4.6.1) ---------------------------------------------
+
+    def send_session_tickets(self) -> None:
+        """Send `config.session_tickets` NewSessionTickets.
+
+        Each ticket stands for a PSK the client may offer later:
+            PSK = HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, Hash.length)
+        The nonce makes every ticket of a connection yield a different PSK."""
+        for index in range(self.config.session_tickets):
+            ticket_nonce = index.to_bytes(2, "big")
+            psk = self.derive_resumption_psk(ticket_nonce)
+            if self.config.make_ticket is None:
+                raise alerts.InternalError("session tickets need config.make_ticket", rfc="RFC 8446 §4.6.1")
+            extensions: tuple[Extension, ...] = ()
+            if self.config.max_early_data_size:
+                extensions = (
+                    make_extension(
+                        E.early_data, EarlyDataIndicationNewSessionTicket(self.config.max_early_data_size)
+                    ),
+                )
+            self.send_handshake(
+                NewSessionTicket(
+                    ticket_lifetime=self.config.ticket_lifetime,
+                    # RFC 8446 §4.6.1: "a securely generated, random 32-bit value"
+                    ticket_age_add=int.from_bytes(self.config.random(4), "big"),
+                    ticket_nonce=ticket_nonce,
+                    ticket=self.config.make_ticket(psk, ticket_nonce),
+                    extensions=extensions,
+                ),
+                transcript=False,
+            )
 
 
 __all__ = ["ServerConnection"]

@@ -1,4 +1,4 @@
-"""The TLS 1.3 handshake state machines, as tables (RFC 8446 Appendix A).
+r"""The TLS 1.3 handshake state machines, as tables (RFC 8446 Appendix A).
 
 RFC 8446 Appendix A draws one state machine per role. teachtls writes each as
 a table mapping `(state, handshake message type)` to a `Transition`: the name

@@ -50,8 +50,8 @@ class TraceEvent:
 
 
 @attrs.frozen(kw_only=True)
-class RecordSent(TraceEvent):
-    """A TLSPlaintext or TLSCiphertext record written to the wire.
+class RecordEvent(TraceEvent):
+    """Base of `RecordSent` and `RecordReceived` (not emitted itself).
 
     `raw` is the whole record as sent (5-byte header included). For protected
     records `content_type` is the outer type (application_data), while
@@ -73,17 +73,23 @@ class RecordSent(TraceEvent):
 
 
 @attrs.frozen(kw_only=True)
-class RecordReceived(RecordSent):
-    """A record read from the wire (fields as in `RecordSent`)."""
+class RecordSent(RecordEvent):
+    """A TLSPlaintext or TLSCiphertext record written to the wire."""
+
+
+@attrs.frozen(kw_only=True)
+class RecordReceived(RecordEvent):
+    """A record read from the wire."""
 
 
 # --- handshake messages (RFC 8446 §4) -------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
-class MessageSent(TraceEvent):
-    """A handshake message (or alert / change_cipher_spec body) written.
+class MessageEvent(TraceEvent):
+    """Base of `MessageSent` and `MessageReceived` (not emitted itself).
 
+    `raw` is the whole handshake message, its 4-byte header included;
     `fields` are the leaf fields with their byte spans inside `raw`, in order;
     they cover `raw` exactly. `summary` is one line of the key fields."""
 
@@ -96,8 +102,13 @@ class MessageSent(TraceEvent):
 
 
 @attrs.frozen(kw_only=True)
-class MessageReceived(MessageSent):
-    """A handshake message parsed from the peer (fields as in `MessageSent`)."""
+class MessageSent(MessageEvent):
+    """A handshake message built and queued for the peer."""
+
+
+@attrs.frozen(kw_only=True)
+class MessageReceived(MessageEvent):
+    """A handshake message parsed from the peer's bytes."""
 
 
 # --- the key schedule (RFC 8446 §7) -------------------------------------------
@@ -196,11 +207,16 @@ class FinishedComputed(TraceEvent):
 
 
 @attrs.frozen(kw_only=True)
-class FinishedVerified(FinishedComputed):
+class FinishedVerified(TraceEvent):
     """The peer's Finished compared (in constant time) with the expected value."""
 
+    sender: str  # whose Finished was checked
+    transcript_hash: bytes
+    ok: bool
+    finished_key: bytes = secret()
+    verify_data: bytes = secret()  # the expected value
     received: bytes = secret(default=b"")
-    ok: bool = True
+    rfc: str = "RFC 8446 §4.4.4"
 
 
 @attrs.frozen(kw_only=True)
@@ -256,27 +272,41 @@ class StateChanged(TraceEvent):
 
 
 @attrs.frozen(kw_only=True)
-class AlertSent(TraceEvent):
-    level: str
-    description: str
-    reason: str = ""
+class AlertEvent(TraceEvent):
+    """Base of `AlertSent` and `AlertReceived` (not emitted itself)."""
+
+    level: str  # "warning" or "fatal"
+    description: str  # "close_notify", "decrypt_error", ...
+    reason: str = ""  # for alerts we send: the check that failed
     rfc: str = "RFC 8446 §6"
 
 
 @attrs.frozen(kw_only=True)
-class AlertReceived(AlertSent):
-    pass
+class AlertSent(AlertEvent):
+    """An alert we sent: a closure (close_notify) or a fatal error."""
 
 
 @attrs.frozen(kw_only=True)
-class ApplicationDataSent(TraceEvent):
+class AlertReceived(AlertEvent):
+    """An alert the peer sent."""
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationDataEvent(TraceEvent):
+    """Base of `ApplicationDataSent` and `ApplicationDataReceived`."""
+
     data: bytes = secret()
     rfc: str = "RFC 8446 §5.2"
 
 
 @attrs.frozen(kw_only=True)
-class ApplicationDataReceived(ApplicationDataSent):
-    pass
+class ApplicationDataSent(ApplicationDataEvent):
+    """Application data handed to the connection for sending."""
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationDataReceived(ApplicationDataEvent):
+    """Application data decrypted from the peer's records."""
 
 
 @attrs.frozen(kw_only=True)

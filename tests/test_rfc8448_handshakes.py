@@ -1,0 +1,192 @@
+"""RFC 8448, byte for byte: teachtls's client and server given the RFC's inputs.
+
+Known answers from RFC 8448 §3 (simple 1-RTT), §5 (HelloRetryRequest), §6
+(client authentication) and §7 (compatibility mode). The inputs the RFC prints
+(randoms, ephemeral private keys, replayed signatures, cookie and ticket) come
+from teachtls.scenarios.rfc8448; the expected outputs from
+tests/vectors/rfc8448-vectors.json (see tests/vectors/README.md).
+
+Three ways to check each scenario:
+* a teachtls client and server wired together send exactly the RFC's records;
+* the server, fed the RFC client's records, answers with the RFC server's records;
+* the client, fed the RFC server's records, answers with the RFC client's records;
+and every secret, key, IV and Finished value in the trace equals the RFC's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from teachtls import ClientConnection, ServerConnection
+from teachtls.scenarios import memory, rfc8448
+from teachtls.trace import events as trace
+from teachtls.trace.observer import Recorder
+from tests.rfc8448 import scenario as vector_scenario
+
+SCENARIOS = ["simple_1rtt", "hello_retry_request", "client_authentication", "compatibility_mode"]
+
+
+def expected_records(scenario: str, actor: str) -> list[bytes]:
+    steps = vector_scenario(scenario)["steps"]
+    return [
+        bytes.fromhex(item["hex"])
+        for step in steps
+        if step["actor"] == actor and step["description"].startswith("send ")
+        for item in step["items"]
+        if item["label"] == "complete record"
+    ]
+
+
+def run_pair(scenario: str) -> tuple[memory.Exchange, Recorder]:
+    recorder = Recorder()
+    client = ClientConnection(rfc8448.client_config(scenario, recorder))
+    server = ServerConnection(rfc8448.server_config(scenario, recorder))
+    exchange = memory.run(
+        client,
+        server,
+        client_data=rfc8448.application_data(scenario, "client"),
+        server_data=rfc8448.application_data(scenario, "server"),
+    )
+    return exchange, recorder
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_client_and_server_together_send_the_rfc_records(scenario: str) -> None:
+    exchange, _ = run_pair(scenario)
+    assert exchange.completed
+    assert exchange.client_records == expected_records(scenario, "client")
+    assert exchange.server_records == expected_records(scenario, "server")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_server_fed_the_rfc_client_records_answers_with_the_rfc_server_records(scenario: str) -> None:
+    server = ServerConnection(rfc8448.server_config(scenario))
+    sent: list[bytes] = []
+    for record in expected_records(scenario, "client"):
+        events = server.receive_data(record)
+        if any(type(e).__name__ == "CloseNotifyReceived" for e in events):
+            server.close()
+        sent += memory.split_records(server.data_to_send())
+        if server.handshake_complete and scenario == "simple_1rtt" and not any(
+            r[0] == 0x17 and len(r) == 72 for r in sent
+        ):
+            application = rfc8448.application_data(scenario, "client")
+            if application and any(type(e).__name__ == "ApplicationData" for e in events):
+                assert events[-1].data == application  # type: ignore[union-attr]
+                server.send_application_data(application)
+                sent += memory.split_records(server.data_to_send())
+    assert sent == expected_records(scenario, "server")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_client_fed_the_rfc_server_records_answers_with_the_rfc_client_records(scenario: str) -> None:
+    client = ClientConnection(rfc8448.client_config(scenario))
+    client.start_handshake()
+    sent = memory.split_records(client.data_to_send())
+    application = rfc8448.application_data(scenario, "client")
+    for record in expected_records(scenario, "server"):
+        if record[0] == 0x15 or (record[0] == 0x17 and len(record) == 24 and client.handshake_complete):
+            # the server's close_notify comes after ours
+            if not client.write_closed:
+                client.close()
+                sent += memory.split_records(client.data_to_send())
+        client.receive_data(record)
+        sent += memory.split_records(client.data_to_send())
+        if client.handshake_complete and application is not None:
+            client.send_application_data(application)
+            application = None
+            sent += memory.split_records(client.data_to_send())
+    if not client.write_closed:
+        client.close()
+        sent += memory.split_records(client.data_to_send())
+    assert sent == expected_records(scenario, "client")
+
+
+# RFC 8448 step description -> the name teachtls gives the secret.
+SECRET_NAMES = {
+    'extract secret "early"': "early_secret",
+    'derive secret for handshake "tls13 derived"': "early_secret_derived",
+    'extract secret "handshake"': "handshake_secret",
+    'derive secret "tls13 c hs traffic"': "client_handshake_traffic_secret",
+    'derive secret "tls13 s hs traffic"': "server_handshake_traffic_secret",
+    'derive secret for master "tls13 derived"': "handshake_secret_derived",
+    'extract secret "master"': "master_secret",
+    'derive secret "tls13 c ap traffic"': "client_application_traffic_secret_0",
+    'derive secret "tls13 s ap traffic"': "server_application_traffic_secret_0",
+    'derive secret "tls13 exp master"': "exporter_master_secret",
+    'derive secret "tls13 res master"': "resumption_master_secret",
+    'generate resumption secret "tls13 resumption"': "resumption_psk[0000]",
+}
+
+
+def rfc_secrets(scenario: str) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for step in vector_scenario(scenario)["steps"]:
+        for description, name in SECRET_NAMES.items():
+            if step["description"].startswith(description):
+                for item in step["items"]:
+                    if item["label"] in ("secret", "expanded") and item["hex"]:
+                        found[name] = bytes.fromhex(item["hex"])
+    return found
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("role", ["client", "server"])
+def test_every_traced_secret_equals_the_rfc_value(scenario: str, role: str) -> None:
+    _, recorder = run_pair(scenario)
+    traced = {
+        e.name: e.value for e in recorder.events if isinstance(e, trace.SecretDerived) and e.role == role
+    }
+    expected = rfc_secrets(scenario)
+    assert len(expected) >= 11
+    for name, value in expected.items():
+        assert traced[name] == value, name
+
+
+def rfc_keys(scenario: str) -> set[tuple[bytes, bytes]]:
+    keys = set()
+    for step in vector_scenario(scenario)["steps"]:
+        if "traffic keys" in step["description"] and step["items"]:
+            values = {item["label"]: bytes.fromhex(item["hex"]) for item in step["items"]}
+            keys.add((values["key expanded"], values["iv expanded"]))
+    return keys
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_installed_key_and_iv_equals_the_rfc_value(scenario: str) -> None:
+    _, recorder = run_pair(scenario)
+    installed = {(e.key, e.iv) for e in recorder.events if isinstance(e, trace.KeysInstalled)}
+    expected = rfc_keys(scenario)
+    assert len(expected) >= 4
+    assert expected <= installed
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_finished_key_and_verify_data_equals_the_rfc_value(scenario: str) -> None:
+    _, recorder = run_pair(scenario)
+    finished = {
+        (e.finished_key, e.verify_data)
+        for e in recorder.events
+        if type(e) in (trace.FinishedComputed, trace.FinishedVerified)
+    }
+    expected = set()
+    for step in vector_scenario(scenario)["steps"]:
+        if step["description"].startswith("calculate finished") and step["items"]:
+            values = {item["label"]: bytes.fromhex(item["hex"]) for item in step["items"] if item["hex"]}
+            expected.add((values["expanded"], values["finished"]))
+    assert len(expected) == 2
+    assert expected <= finished
+    assert all(e.ok for e in recorder.events if isinstance(e, trace.FinishedVerified))
+
+
+def test_rfc8448_scenarios_warn_that_certificate_verification_is_off() -> None:
+    _, recorder = run_pair("simple_1rtt")
+    warnings = [e for e in recorder.events if isinstance(e, trace.Note) and e.level == "warning"]
+    assert warnings and "DISABLED" in warnings[0].text
+
+
+def test_hello_retry_request_scenario_uses_the_message_hash_transcript() -> None:
+    exchange, recorder = run_pair("hello_retry_request")
+    assert [e for e in exchange.client_events if type(e).__name__ == "HandshakeCompleted"][0].hello_retry  # type: ignore[union-attr]
+    names = [e.name for e in recorder.events if isinstance(e, trace.MessageSent) and e.role == "server"]
+    assert names[0] == "HelloRetryRequest"
