@@ -283,9 +283,7 @@ class Connection:
                 # 'unexpected_message' alert."
                 raise alerts.UnexpectedMessage(f"unknown record content type {content_type}", rfc="RFC 8446 §5")
             if length > wire_record.MAX_CIPHERTEXT:
-                raise alerts.RecordOverflow(
-                    f"record length {length} exceeds 2^14 + 256", rfc="RFC 8446 §5.2"
-                )
+                raise alerts.RecordOverflow(f"record length {length} exceeds 2^14 + 256", rfc="RFC 8446 §5.2")
             if len(self._incoming) < wire_record.HEADER_LENGTH + length:
                 return
             raw = bytes(self._incoming[: wire_record.HEADER_LENGTH + length])
@@ -320,7 +318,7 @@ class Connection:
                 f"unprotected {name_of(to_enum(ContentType, content_type))} record after keys were established",
                 rfc="RFC 8446 §5.1",
             )
-        inner_type, plaintext, padding_length = self._unprotect(raw)
+        inner_type, plaintext, _padding_length = self._unprotect(raw)
         self._route(inner_type, plaintext)
 
     def _unprotect(self, raw: bytes) -> tuple[int, bytes, int]:
@@ -334,8 +332,7 @@ class Connection:
         except AeadError:
             self._trace_record_received(raw, raw[0], protection.protection, protection.sequence_number)
             raise alerts.BadRecordMac(
-                f"record {protection.sequence_number} failed AEAD authentication "
-                f"with {protection.secret_name} keys",
+                f"record {protection.sequence_number} failed AEAD authentication with {protection.secret_name} keys",
                 rfc="RFC 8446 §5.2",
             ) from None
         sequence_number = protection.sequence_number
@@ -346,8 +343,7 @@ class Connection:
             )
         if self.own_record_size_limit is not None and len(inner) > self.own_record_size_limit:
             raise alerts.RecordOverflow(
-                f"TLSInnerPlaintext of {len(inner)} bytes exceeds our record_size_limit "
-                f"{self.own_record_size_limit}",
+                f"TLSInnerPlaintext of {len(inner)} bytes exceeds our record_size_limit {self.own_record_size_limit}",
                 rfc="RFC 8449 §4",
             )
         # RFC 8446 §5.4: the content type is the last non-zero byte.
@@ -389,9 +385,7 @@ class Connection:
             self._on_application_data(fragment)
         else:
             # RFC 8446 §5: a protected change_cipher_spec, or an unknown inner type.
-            raise alerts.UnexpectedMessage(
-                f"inner content type {content_type} is not allowed here", rfc="RFC 8446 §5"
-            )
+            raise alerts.UnexpectedMessage(f"inner content type {content_type} is not allowed here", rfc="RFC 8446 §5")
 
     def _on_change_cipher_spec(self, raw: bytes, fragment: bytes) -> None:
         """RFC 8446 §5: the middlebox-compatibility record, dropped when valid.
@@ -411,16 +405,12 @@ class Connection:
                 rfc="RFC 8446 §5",
             )
         if not self._change_cipher_spec_allowed:
-            raise alerts.UnexpectedMessage(
-                "change_cipher_spec outside the handshake", rfc="RFC 8446 §5"
-            )
+            raise alerts.UnexpectedMessage("change_cipher_spec outside the handshake", rfc="RFC 8446 §5")
 
     def _on_application_data(self, data: bytes) -> None:
         assert self._read is not None
         if self._read.protection not in ("application", "early"):
-            raise alerts.UnexpectedMessage(
-                "application data protected with handshake keys", rfc="RFC 8446 §2"
-            )
+            raise alerts.UnexpectedMessage("application data protected with handshake keys", rfc="RFC 8446 §2")
         self.observe(trace.ApplicationDataReceived(role=self.role, data=data))
         self.events.append(ApplicationData(data))
 
@@ -496,9 +486,7 @@ class Connection:
             )
         transition = self.table.get((self.state, HandshakeType(raw[0])))
         if transition is None:
-            raise alerts.UnexpectedMessage(
-                f"{name} is not expected in state {self.state.value}", rfc="RFC 8446 §A"
-            )
+            raise alerts.UnexpectedMessage(f"{name} is not expected in state {self.state.value}", rfc="RFC 8446 §A")
         handler = getattr(self, transition.handler)
         new_state = handler(message, raw)
         assert new_state in transition.targets, (transition, new_state)
@@ -591,9 +579,7 @@ class Connection:
             self._outgoing.append(raw)
             return
         inner = payload + bytes([content_type])
-        header = wire_record.build_header(
-            ContentType.application_data, len(inner) + protection.params.tag_length
-        )
+        header = wire_record.build_header(ContentType.application_data, len(inner) + protection.params.tag_length)
         nonce = per_record_nonce(protection.iv, protection.sequence_number)
         raw = header + protection.aead.seal(nonce, inner, header)
         if self.tracing:
@@ -623,9 +609,7 @@ class Connection:
 
     def _send_alert(self, level: AlertLevel, description: AlertDescription, reason: str) -> None:
         self.flush()
-        self.observe(
-            trace.AlertSent(role=self.role, level=level.name, description=description.name, reason=reason)
-        )
+        self.observe(trace.AlertSent(role=self.role, level=level.name, description=description.name, reason=reason))
         self.write_record(ContentType.alert, bytes([level, description]))
 
     def _fail(self, alert: alerts.LocalAlert) -> None:
@@ -792,9 +776,7 @@ class Connection:
 
     def check(self, condition: bool, check: str, alert: type[alerts.LocalAlert], reason: str, rfc: str) -> None:
         """Trace a MUST of the RFC; raise `alert` if it does not hold."""
-        self.observe(
-            trace.CheckPerformed(role=self.role, check=check, passed=condition, detail=reason, rfc=rfc)
-        )
+        self.observe(trace.CheckPerformed(role=self.role, check=check, passed=condition, detail=reason, rfc=rfc))
         if not condition:
             raise alert(reason, rfc=rfc)
 
@@ -923,4 +905,3 @@ def summarize(message: HandshakeMessage) -> str:
     if isinstance(message, m.KeyUpdate):
         return f"request_update={name_of(message.request_update)}"
     return ""
-

@@ -45,11 +45,11 @@ from teachtls.wire.enums import (
     name_of,
 )
 from teachtls.wire.extensions import (
+    CERTIFICATE_REQUEST,
     ENCRYPTED_EXTENSIONS,
     HELLO_RETRY_REQUEST,
     NEW_SESSION_TICKET,
     SERVER_HELLO,
-    CERTIFICATE_REQUEST,
     Cookie,
     Extension,
     KeyShareClientHello,
@@ -379,9 +379,7 @@ class ClientConnection(Handshake13):
         )
         self.check_extensions(message.extensions, CERTIFICATE_REQUEST, "CertificateRequest")
         if not isinstance(find_extension(message.extensions, E.signature_algorithms), SignatureSchemeList):
-            raise alerts.MissingExtension(
-                "CertificateRequest lacks signature_algorithms", rfc="RFC 8446 §4.3.2"
-            )
+            raise alerts.MissingExtension("CertificateRequest lacks signature_algorithms", rfc="RFC 8446 §4.3.2")
         self.certificate_request = message
         self.received(raw, "CertificateRequest")
         return State.WAIT_CERT

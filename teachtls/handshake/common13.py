@@ -44,6 +44,7 @@ import datetime
 from typing import ClassVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from teachtls.connection import Connection
 from teachtls.crypto import signature
@@ -106,9 +107,7 @@ class Handshake13(Connection):
         self.transcript_hash()
         self.derive("client_handshake_traffic_secret", keyschedule.LABEL_CLIENT_HANDSHAKE_TRAFFIC, "handshake_secret")
         self.derive("server_handshake_traffic_secret", keyschedule.LABEL_SERVER_HANDSHAKE_TRAFFIC, "handshake_secret")
-        self.derive(
-            "handshake_secret_derived", keyschedule.LABEL_DERIVED, "handshake_secret", empty_transcript=True
-        )
+        self.derive("handshake_secret_derived", keyschedule.LABEL_DERIVED, "handshake_secret", empty_transcript=True)
         self.extract(
             "master_secret",
             "handshake_secret_derived",
@@ -224,7 +223,8 @@ class Handshake13(Connection):
 
     def send_certificate(self, context: bytes = b"") -> None:
         entries = tuple(
-            CertificateEntry(cert_data=certificate.public_bytes(_DER)) for certificate in self.config.certificate_chain
+            CertificateEntry(cert_data=certificate.public_bytes(Encoding.DER))
+            for certificate in self.config.certificate_chain
         )
         self.send_handshake(Certificate(certificate_request_context=context, certificate_list=entries))
 
@@ -329,12 +329,3 @@ class Handshake13(Connection):
         if self.role == "client":
             self.signature_scheme = scheme
         self.received(raw, "CertificateVerify")
-
-
-def _der() -> object:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
-
-
-_DER = _der()  # type: ignore[assignment]

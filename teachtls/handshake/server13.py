@@ -38,7 +38,7 @@ from teachtls.handshake.common13 import Handshake13
 from teachtls.handshake.states import State
 from teachtls.trace import events as trace
 from teachtls.wire.codec import WireStruct
-from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, name_of
+from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme, name_of
 from teachtls.wire.extensions import (
     CLIENT_HELLO,
     Cookie,
@@ -191,9 +191,7 @@ class ServerConnection(Handshake13):
         for suite in self.config.cipher_suites:
             if suite in hello.cipher_suites and suite in CIPHER_SUITES:
                 return CipherSuite(suite)
-        raise alerts.HandshakeFailure(
-            "no cipher suite in common with the client", rfc="RFC 8446 §4.1.1"
-        )
+        raise alerts.HandshakeFailure("no cipher suite in common with the client", rfc="RFC 8446 §4.1.1")
 
     def select_group(self) -> tuple[NamedGroup, KeyShareEntry | None]:
         """The server's preferred group among the client's, and the client's share for it."""
@@ -220,11 +218,9 @@ class ServerConnection(Handshake13):
             if group in groups.named_group_list and group in SUPPORTED_GROUPS:
                 share_for_group = next((s for s in shares.client_shares if s.group == group), None)
                 return NamedGroup(group), share_for_group
-        raise alerts.HandshakeFailure(
-            "no key exchange group in common with the client", rfc="RFC 8446 §4.2.7"
-        )
+        raise alerts.HandshakeFailure("no key exchange group in common with the client", rfc="RFC 8446 §4.2.7")
 
-    def select_signature_scheme(self) -> int:
+    def select_signature_scheme(self) -> SignatureScheme:
         schemes = self.client_extensions.get(E.signature_algorithms)
         if not isinstance(schemes, SignatureSchemeList):
             raise alerts.MissingExtension(
@@ -246,9 +242,7 @@ class ServerConnection(Handshake13):
             if protocol in offered.protocol_name_list:
                 self.alpn_protocol = protocol
                 return
-        raise alerts.NoApplicationProtocol(
-            "none of the client's ALPN protocols is supported", rfc="RFC 7301 §3.2"
-        )
+        raise alerts.NoApplicationProtocol("none of the client's ALPN protocols is supported", rfc="RFC 7301 §3.2")
 
     def send_hello_retry_request(self, suite: CipherSuite, group: NamedGroup) -> None:
         """RFC 8446 §4.1.4: ask for a key share for `group` (and echo a cookie)."""
@@ -304,7 +298,9 @@ class ServerConnection(Handshake13):
             ) from None
         self.group = group
         extensions = (
-            make_extension(E.key_share, KeyShareServerHello(KeyShareEntry(group=group, key_exchange=server_key_exchange_bytes))),
+            make_extension(
+                E.key_share, KeyShareServerHello(KeyShareEntry(group=group, key_exchange=server_key_exchange_bytes))
+            ),
             make_extension(E.supported_versions, SupportedVersionsServerHello(ProtocolVersion.TLS1_3)),
         )
         self.send_handshake(
@@ -422,9 +418,7 @@ class ServerConnection(Handshake13):
             extensions: tuple[Extension, ...] = ()
             if self.config.max_early_data_size:
                 extensions = (
-                    make_extension(
-                        E.early_data, EarlyDataIndicationNewSessionTicket(self.config.max_early_data_size)
-                    ),
+                    make_extension(E.early_data, EarlyDataIndicationNewSessionTicket(self.config.max_early_data_size)),
                 )
             self.send_handshake(
                 NewSessionTicket(

@@ -107,9 +107,7 @@ H = HandshakeType
 CLIENT_13: dict[tuple[State, HandshakeType], Transition] = {
     # RFC 8446 §4.1.4: a HelloRetryRequest keeps us in WAIT_SH (after sending ClientHello2).
     (S.WAIT_SH, H.server_hello): Transition("on_server_hello", (S.WAIT_SH, S.WAIT_EE)),
-    (S.WAIT_EE, H.encrypted_extensions): Transition(
-        "on_encrypted_extensions", (S.WAIT_CERT_CR, S.WAIT_FINISHED)
-    ),
+    (S.WAIT_EE, H.encrypted_extensions): Transition("on_encrypted_extensions", (S.WAIT_CERT_CR, S.WAIT_FINISHED)),
     (S.WAIT_CERT_CR, H.certificate_request): Transition("on_certificate_request", (S.WAIT_CERT,)),
     (S.WAIT_CERT_CR, H.certificate): Transition("on_certificate", (S.WAIT_CV,)),
     (S.WAIT_CERT, H.certificate): Transition("on_certificate", (S.WAIT_CV,)),
@@ -120,9 +118,7 @@ CLIENT_13: dict[tuple[State, HandshakeType], Transition] = {
     (S.CONNECTED, H.key_update): Transition("on_key_update", (S.CONNECTED,)),
 }
 
-CLIENT_13_SEND_TRANSITIONS: tuple[SendTransition, ...] = (
-    SendTransition(S.START, "send ClientHello", S.WAIT_SH),
-)
+CLIENT_13_SEND_TRANSITIONS: tuple[SendTransition, ...] = (SendTransition(S.START, "send ClientHello", S.WAIT_SH),)
 
 SERVER_13: dict[tuple[State, HandshakeType], Transition] = {
     (S.START, H.client_hello): Transition("on_client_hello", (S.RECVD_CH,)),

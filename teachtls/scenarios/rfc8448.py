@@ -40,7 +40,8 @@ from cryptography import x509
 from teachtls.config import Config
 from teachtls.crypto import signature
 from teachtls.trace.observer import Observer, ignore
-from teachtls.wire.enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
+from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, PskKeyExchangeMode, SignatureScheme
+from teachtls.wire.extensions import Cookie, find_extension
 from teachtls.wire.messages import Certificate, CertificateVerify, parse_handshake
 
 SECTIONS = {
@@ -260,9 +261,10 @@ def server_config(scenario: str, observer: Observer = ignore) -> Config:
         observer=observer,
     )
     if scenario == "hello_retry_request":
-        hello_retry_request = parse_handshake(item(scenario, "server", "construct a ServerHello", "ServerHello"))[0]
-        cookie = next(e.extension_data for e in hello_retry_request.extensions if e.extension_type == 44)
-        config = attrs.evolve(config, make_cookie=lambda _hash: cookie.cookie)  # type: ignore[attr-defined]
+        hello_retry_request = _message(scenario, "server", "ServerHello")
+        cookie = find_extension(hello_retry_request.extensions, ExtensionType.cookie)
+        assert isinstance(cookie, Cookie)
+        config = attrs.evolve(config, make_cookie=lambda _hash: cookie.cookie)
     if scenario == "simple_1rtt":
         ticket = _message(scenario, "server", "NewSessionTicket")
         randoms.append(ticket.ticket_age_add.to_bytes(4, "big"))

@@ -61,7 +61,14 @@ from typing import IO
 
 import attrs
 
-from teachtls.trace.events import MessageReceived, MessageSent, ParametersNegotiated, SecretDerived, TraceEvent
+from teachtls.trace.events import (
+    MessageEvent,
+    MessageReceived,
+    MessageSent,
+    ParametersNegotiated,
+    SecretDerived,
+    TraceEvent,
+)
 from teachtls.wire.enums import HandshakeType
 
 TLS13_LABELS: dict[str, str] = {
@@ -82,7 +89,7 @@ TLS12_VERSION_NAMES = frozenset({"TLS 1.2", "TLS1_2"})
 """How `ParametersNegotiated.version` may spell TLS 1.2 (text, or the `ProtocolVersion` name)."""
 
 
-def client_random_of(client_hello: MessageSent) -> bytes | None:
+def client_random_of(client_hello: MessageEvent) -> bytes | None:
     """The 32-byte ClientHello.random of a traced ClientHello, or None if it is too short.
 
     `raw` is the whole handshake message:

@@ -340,7 +340,7 @@ S = TypeVar("S", bound=WireStruct)
 def read_struct(reader: Reader, cls: type[S]) -> S:
     """The generic walker: read each `wire(...)` field of `cls` in order."""
     values: dict[str, Any] = {}
-    for field in attrs.fields(cls):
+    for field in attrs.fields(cls):  # type: ignore[arg-type]  # every WireStruct is an attrs class
         wire_type = field.metadata.get("wire")
         if wire_type is None:
             continue
@@ -351,7 +351,7 @@ def read_struct(reader: Reader, cls: type[S]) -> S:
 
 def write_struct(writer: Writer, obj: WireStruct) -> None:
     """The generic walker's other half: write each `wire(...)` field in order."""
-    for field in attrs.fields(type(obj)):
+    for field in attrs.fields(type(obj)):  # type: ignore[arg-type]
         wire_type = field.metadata.get("wire")
         if wire_type is not None:
             wire_type.write(writer, getattr(obj, field.name))
