@@ -220,6 +220,41 @@ class FinishedVerified(TraceEvent):
 
 
 @attrs.frozen(kw_only=True)
+class BinderComputed(TraceEvent):
+    """A PSK binder: HMAC(finished_key(binder_key), Transcript-Hash(Truncated(ClientHello))),
+    RFC 8446 §4.2.11.2. It proves the client knows the PSK and binds it to this handshake."""
+
+    identity_index: int
+    transcript_hash: bytes
+    binder_key: bytes = secret()
+    binder: bytes = secret()
+    rfc: str = "RFC 8446 §4.2.11.2"
+
+
+@attrs.frozen(kw_only=True)
+class BinderVerified(TraceEvent):
+    """The server recomputed the client's binder and compared it in constant time."""
+
+    identity_index: int
+    transcript_hash: bytes
+    ok: bool
+    binder_key: bytes = secret()
+    binder: bytes = secret()  # the expected value
+    received: bytes = secret(default=b"")
+    rfc: str = "RFC 8446 §4.2.11.2"
+
+
+@attrs.frozen(kw_only=True)
+class ChoiceMade(TraceEvent):
+    """A negotiation decision and why: which cipher suite, group, PSK, whether
+    0-RTT data is accepted, whether a HelloRetryRequest is needed."""
+
+    subject: str  # "cipher_suite", "group", "psk", "early_data", "signature_scheme", "alpn"
+    choice: str
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class CertificateChecked(TraceEvent):
     """The peer's certificate chain checked against the trust store."""
 
@@ -332,6 +367,9 @@ EVENT_TYPES: dict[str, type[TraceEvent]] = {
         SignatureVerified,
         FinishedComputed,
         FinishedVerified,
+        BinderComputed,
+        BinderVerified,
+        ChoiceMade,
         CertificateChecked,
         CheckPerformed,
         ParametersNegotiated,

@@ -90,14 +90,14 @@ class HandshakeMessage(WireStruct):
 class ClientHello(HandshakeMessage):
     """RFC 8446 §4.1.2
 
-        struct {
-            ProtocolVersion legacy_version = 0x0303;    /* TLS v1.2 */
-            Random random;
-            opaque legacy_session_id<0..32>;
-            CipherSuite cipher_suites<2..2^16-2>;
-            opaque legacy_compression_methods<1..2^8-1>;
-            Extension extensions<8..2^16-1>;
-        } ClientHello;
+    struct {
+        ProtocolVersion legacy_version = 0x0303;    /* TLS v1.2 */
+        Random random;
+        opaque legacy_session_id<0..32>;
+        CipherSuite cipher_suites<2..2^16-2>;
+        opaque legacy_compression_methods<1..2^8-1>;
+        Extension extensions<8..2^16-1>;
+    } ClientHello;
     """
 
     wire_name: ClassVar[str] = "ClientHello"
@@ -118,14 +118,14 @@ def _server_hello_context(parsed: Mapping[str, Any]) -> str:
 class ServerHello(HandshakeMessage):
     """RFC 8446 §4.1.3 (also the HelloRetryRequest, by its special random)
 
-        struct {
-            ProtocolVersion legacy_version = 0x0303;    /* TLS v1.2 */
-            Random random;
-            opaque legacy_session_id_echo<0..32>;
-            CipherSuite cipher_suite;
-            uint8 legacy_compression_method = 0;
-            Extension extensions<6..2^16-1>;
-        } ServerHello;
+    struct {
+        ProtocolVersion legacy_version = 0x0303;    /* TLS v1.2 */
+        Random random;
+        opaque legacy_session_id_echo<0..32>;
+        CipherSuite cipher_suite;
+        uint8 legacy_compression_method = 0;
+        Extension extensions<6..2^16-1>;
+    } ServerHello;
     """
 
     wire_name: ClassVar[str] = "ServerHello"
@@ -159,10 +159,10 @@ class EncryptedExtensions(HandshakeMessage):
 class CertificateRequest(HandshakeMessage):
     """RFC 8446 §4.3.2
 
-        struct {
-            opaque certificate_request_context<0..2^8-1>;
-            Extension extensions<2..2^16-1>;
-        } CertificateRequest;
+    struct {
+        opaque certificate_request_context<0..2^8-1>;
+        Extension extensions<2..2^16-1>;
+    } CertificateRequest;
     """
 
     wire_name: ClassVar[str] = "CertificateRequest"
@@ -175,10 +175,10 @@ class CertificateRequest(HandshakeMessage):
 class CertificateEntry(WireStruct):
     """RFC 8446 §4.4.2 (X.509 certificates only)
 
-        struct {
-            opaque cert_data<1..2^24-1>;
-            Extension extensions<0..2^16-1>;
-        } CertificateEntry;
+    struct {
+        opaque cert_data<1..2^24-1>;
+        Extension extensions<0..2^16-1>;
+    } CertificateEntry;
     """
 
     wire_name: ClassVar[str] = "CertificateEntry"
@@ -190,10 +190,10 @@ class CertificateEntry(WireStruct):
 class Certificate(HandshakeMessage):
     """RFC 8446 §4.4.2
 
-        struct {
-            opaque certificate_request_context<0..2^8-1>;
-            CertificateEntry certificate_list<0..2^24-1>;
-        } Certificate;
+    struct {
+        opaque certificate_request_context<0..2^8-1>;
+        CertificateEntry certificate_list<0..2^24-1>;
+    } Certificate;
     """
 
     wire_name: ClassVar[str] = "Certificate"
@@ -206,10 +206,10 @@ class Certificate(HandshakeMessage):
 class CertificateVerify(HandshakeMessage):
     """RFC 8446 §4.4.3
 
-        struct {
-            SignatureScheme algorithm;
-            opaque signature<0..2^16-1>;
-        } CertificateVerify;
+    struct {
+        SignatureScheme algorithm;
+        opaque signature<0..2^16-1>;
+    } CertificateVerify;
     """
 
     wire_name: ClassVar[str] = "CertificateVerify"
@@ -234,13 +234,13 @@ class Finished(HandshakeMessage):
 class NewSessionTicket(HandshakeMessage):
     """RFC 8446 §4.6.1
 
-        struct {
-            uint32 ticket_lifetime;
-            uint32 ticket_age_add;
-            opaque ticket_nonce<0..255>;
-            opaque ticket<1..2^16-1>;
-            Extension extensions<0..2^16-2>;
-        } NewSessionTicket;
+    struct {
+        uint32 ticket_lifetime;
+        uint32 ticket_age_add;
+        opaque ticket_nonce<0..255>;
+        opaque ticket<1..2^16-1>;
+        Extension extensions<0..2^16-2>;
+    } NewSessionTicket;
     """
 
     wire_name: ClassVar[str] = "NewSessionTicket"
