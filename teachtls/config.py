@@ -27,6 +27,7 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
+from teachtls.sessions import ClientSession, SessionStore
 from teachtls.trace.observer import Observer, ignore
 from teachtls.wire.enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
 
@@ -107,6 +108,7 @@ class Config:
     # Client extras that RFC 8448's NSS client sends; off by default.
     send_renegotiation_info: bool = False  # RFC 5746 §3.4 (empty in an initial handshake)
     send_session_ticket_extension: bool = False  # RFC 5077 (TLS 1.2 tickets)
+    # RFC 8446 §4.2.9. Client: what it offers. Server: what it accepts.
     psk_key_exchange_modes: tuple[int, ...] = (PskKeyExchangeMode.psk_dhe_ke,)
     # Server: put a cookie in HelloRetryRequests (RFC 8446 §4.2.2).
     hello_retry_cookie: bool = True
@@ -116,10 +118,13 @@ class Config:
     # --- session tickets (server, RFC 8446 §4.6.1) ---------------------------
     session_tickets: int = 0  # NewSessionTickets sent after the handshake
     ticket_lifetime: int = 7200  # seconds; at most 604800 (7 days)
-    max_early_data_size: int = 0  # > 0 adds the early_data extension to tickets
-    # `make_ticket(resumption_psk, ticket_nonce) -> ticket` seals what a later
-    # handshake needs to resume; injected for deterministic runs.
-    make_ticket: Callable[[bytes, bytes], bytes] | None = None
+    # Server: > 0 announces 0-RTT in tickets and accepts that much early data.
+    max_early_data_size: int = 0
+    # Where ticket state lives: StatelessTickets or SessionDatabase (sessions.py).
+    # Tickets are only issued when a store is configured.
+    session_store: SessionStore | None = None
+    # Client: a session from an earlier connection to resume (set_session_data).
+    session: ClientSession | None = None
 
     # --- injected sources (determinism) -------------------------------------
     random: Callable[[int], bytes] = system_random

@@ -92,11 +92,14 @@ class HandshakeCompleted:
     server_name: str | None
     peer_certificates: tuple[x509.Certificate, ...]
     hello_retry: bool
+    resumed: bool = False  # a PSK from an earlier session was accepted
+    early_data_accepted: bool = False
 
 
 @attrs.frozen
 class ApplicationData:
     data: bytes
+    early: bool = False  # 0-RTT data, received before the handshake finished (RFC 8446 §2.3)
 
 
 @attrs.frozen
@@ -181,6 +184,11 @@ class Connection:
         self.server_name: str | None = None
         self.peer_certificates: tuple[x509.Certificate, ...] = ()
         self.hello_retry = False
+        self.resumed = False
+        self.early_data_accepted = False
+        self.max_early_data = 0  # how much 0-RTT data we accept (server)
+        self.early_data_received = 0
+        self.early_data_skip_budget = 0  # rejected 0-RTT bytes we may still skip
 
         # record layer
         self._incoming = bytearray()
@@ -245,7 +253,7 @@ class Connection:
         if self.state is not State.CONNECTED:
             raise alerts.TLSError("application data before the handshake completed")
         self.observe(trace.ApplicationDataSent(role=self.role, data=data))
-        self._write_fragmented(ContentType.application_data, data)
+        self.write_fragmented(ContentType.application_data, data)
 
     def close(self) -> None:
         """Send close_notify (RFC 8446 §6.1) and stop writing.
@@ -300,6 +308,9 @@ class Connection:
 
         if self._read is None:
             self._trace_record_received(raw, content_type, "plaintext", 0)
+            if content_type == ContentType.application_data and self.early_data_skip_budget:
+                self._skip_early_data_record(raw)  # 0-RTT data after our HelloRetryRequest
+                return
             if content_type == ContentType.application_data:
                 raise alerts.UnexpectedMessage(
                     "application_data record before any keys were established", rfc="RFC 8446 §5"
@@ -318,10 +329,26 @@ class Connection:
                 f"unprotected {name_of(to_enum(ContentType, content_type))} record after keys were established",
                 rfc="RFC 8446 §5.1",
             )
-        inner_type, plaintext, _padding_length = self._unprotect(raw)
-        self._route(inner_type, plaintext)
+        unprotected = self._unprotect(raw)
+        if unprotected is not None:
+            self._route(unprotected[0], unprotected[1])
 
-    def _unprotect(self, raw: bytes) -> tuple[int, bytes, int]:
+    def skip_early_data(self, budget: int) -> None:
+        """Ignore the peer's 0-RTT records (rejected early data), up to `budget` bytes.
+
+        RFC 8446 §4.2.10: the server "skips past early data by attempting to
+        deprotect received records using the handshake traffic key, and
+        discarding records which fail deprotection (up to the configured
+        max_early_data_size)"."""
+        self.early_data_skip_budget = budget
+
+    def _skip_early_data_record(self, raw: bytes) -> None:
+        self._trace_record_received(raw, raw[0], "skipped 0-RTT", 0)
+        self.early_data_skip_budget -= len(raw) - wire_record.HEADER_LENGTH
+        if self.early_data_skip_budget < 0:
+            raise alerts.UnexpectedMessage("more rejected 0-RTT data than max_early_data_size", rfc="RFC 8446 §4.2.10")
+
+    def _unprotect(self, raw: bytes) -> tuple[int, bytes, int] | None:
         """Decrypt one TLSCiphertext (RFC 8446 §5.2) and strip its padding (§5.4)."""
         protection = self._read
         assert protection is not None
@@ -330,6 +357,9 @@ class Connection:
         try:
             inner = protection.aead.open(nonce, encrypted_record, header)
         except AeadError:
+            if self.early_data_skip_budget and protection.protection == "handshake":
+                self._skip_early_data_record(raw)
+                return None
             self._trace_record_received(raw, raw[0], protection.protection, protection.sequence_number)
             raise alerts.BadRecordMac(
                 f"record {protection.sequence_number} failed AEAD authentication with {protection.secret_name} keys",
@@ -337,6 +367,7 @@ class Connection:
             ) from None
         sequence_number = protection.sequence_number
         protection.sequence_number += 1
+        self.early_data_skip_budget = 0
         if len(inner) > wire_record.MAX_INNER_PLAINTEXT:
             raise alerts.RecordOverflow(
                 f"TLSInnerPlaintext of {len(inner)} bytes exceeds 2^14 + 1", rfc="RFC 8446 §5.2"
@@ -399,6 +430,11 @@ class Connection:
         a protected change_cipher_spec record MUST abort the handshake with
         an 'unexpected_message' alert." """
         self._trace_record_received(raw, raw[0], "plaintext", 0)
+        if len(fragment) > wire_record.MAX_PLAINTEXT:
+            # RFC 8446 §5.1: change_cipher_spec is a TLSPlaintext too, so its 2^14 limit applies.
+            raise alerts.RecordOverflow(
+                f"TLSPlaintext fragment of {len(fragment)} bytes exceeds 2^14", rfc="RFC 8446 §5.1"
+            )
         if fragment != b"\x01":
             raise alerts.UnexpectedMessage(
                 f"change_cipher_spec record with contents {fragment.hex() or '(empty)'}, not 01",
@@ -411,8 +447,18 @@ class Connection:
         assert self._read is not None
         if self._read.protection not in ("application", "early"):
             raise alerts.UnexpectedMessage("application data protected with handshake keys", rfc="RFC 8446 §2")
+        early = self._read.protection == "early"
+        if early:
+            self.early_data_received += len(data)
+            if self.early_data_received > self.max_early_data:
+                # RFC 8446 §4.2.10: more than max_early_data_size "SHOULD" end
+                # the connection with an "unexpected_message" alert.
+                raise alerts.UnexpectedMessage(
+                    f"{self.early_data_received} bytes of 0-RTT data exceed max_early_data_size {self.max_early_data}",
+                    rfc="RFC 8446 §4.2.10",
+                )
         self.observe(trace.ApplicationDataReceived(role=self.role, data=data))
-        self.events.append(ApplicationData(data))
+        self.events.append(ApplicationData(data, early=early))
 
     def _on_alert(self, fragment: bytes) -> None:
         """RFC 8446 §6: an alert is two bytes, level and description."""
@@ -543,7 +589,7 @@ class Connection:
         if self._handshake_out:
             data = b"".join(self._handshake_out)
             self._handshake_out = []
-            self._write_fragmented(ContentType.handshake, data)
+            self.write_fragmented(ContentType.handshake, data)
 
     def _fragment_limit(self) -> int:
         limit = self.config.max_fragment_length
@@ -552,7 +598,7 @@ class Connection:
             limit = min(limit, self.peer_record_size_limit - 1)
         return max(1, min(limit, wire_record.MAX_PLAINTEXT))
 
-    def _write_fragmented(self, content_type: int, data: bytes) -> None:
+    def write_fragmented(self, content_type: int, data: bytes) -> None:
         limit = self._fragment_limit()
         for start in range(0, len(data), limit):
             self.write_record(content_type, data[start : start + limit])
@@ -681,11 +727,23 @@ class Connection:
         )
         return value
 
-    def derive(self, name: str, label: bytes, parent: str, *, empty_transcript: bool = False) -> bytes:
-        """Derive-Secret(parent, label, Messages), stored and traced as `name`."""
+    def derive(
+        self,
+        name: str,
+        label: bytes,
+        parent: str,
+        *,
+        empty_transcript: bool = False,
+        transcript_hash: bytes | None = None,
+        through: str = "",
+    ) -> bytes:
+        """Derive-Secret(parent, label, Messages), stored and traced as `name`.
+
+        Messages are the transcript so far, none (`empty_transcript`), or a
+        hash computed by the caller (`transcript_hash`, through `through`)."""
         if empty_transcript:
             transcript_hash, through = keyschedule.empty_hash(self.hash_alg), ""
-        else:
+        elif transcript_hash is None:
             transcript_hash, through = self.transcript.digest(), self.transcript.last_message
         value = keyschedule.derive_secret(self.hash_alg, self.secrets[parent], label, transcript_hash)
         self.secrets[name] = value
@@ -730,6 +788,11 @@ class Connection:
         else:
             self.flush()
             self._write = state
+
+    def clear_write_protection(self) -> None:
+        """Back to unprotected records (only after a rejected 0-RTT attempt)."""
+        self.flush()
+        self._write = None
 
     def update_traffic_secret(self, direction: str) -> None:
         """application_traffic_secret_N+1 = HKDF-Expand-Label(..._N, "traffic upd", "", Hash.length)."""
@@ -830,6 +893,8 @@ class Connection:
             server_name=self.server_name,
             peer_certificates=self.peer_certificates,
             hello_retry=self.hello_retry,
+            resumed=self.resumed,
+            early_data_accepted=self.early_data_accepted,
         )
         self.observe(
             trace.ParametersNegotiated(

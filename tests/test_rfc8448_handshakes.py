@@ -1,7 +1,7 @@
 """RFC 8448, byte for byte: teachtls's client and server given the RFC's inputs.
 
-Known answers from RFC 8448 §3 (simple 1-RTT), §5 (HelloRetryRequest), §6
-(client authentication) and §7 (compatibility mode). The inputs the RFC prints
+Known answers from RFC 8448 §3 (simple 1-RTT), §4 (resumed 0-RTT),
+§5 (HelloRetryRequest), §6 (client authentication) and §7 (compatibility mode). The inputs the RFC prints
 (randoms, ephemeral private keys, replayed signatures, cookie and ticket) come
 from teachtls.scenarios.rfc8448; the expected outputs from
 tests/vectors/rfc8448-vectors.json (see tests/vectors/README.md).
@@ -30,7 +30,7 @@ from teachtls.trace import events as trace
 from teachtls.trace.observer import Recorder
 from tests.rfc8448 import scenario as vector_scenario
 
-SCENARIOS = ["simple_1rtt", "hello_retry_request", "client_authentication", "compatibility_mode"]
+SCENARIOS = ["simple_1rtt", "resumed_0rtt", "hello_retry_request", "client_authentication", "compatibility_mode"]
 
 
 def expected_records(scenario: str, actor: str) -> list[bytes]:
@@ -53,6 +53,7 @@ def run_pair(scenario: str) -> tuple[memory.Exchange, Recorder]:
         server,
         client_data=rfc8448.application_data(scenario, "client"),
         server_data=rfc8448.application_data(scenario, "server"),
+        early_data=rfc8448.early_data(scenario),
     )
     return exchange, recorder
 
@@ -72,7 +73,9 @@ def test_server_fed_the_rfc_client_records_answers_with_the_rfc_server_records(s
     sent: list[bytes] = []
     for record in expected_records(scenario, "client"):
         for event in server.receive_data(record):
-            if isinstance(event, ApplicationData) and reply is not None:
+            if isinstance(event, ApplicationData) and event.early:
+                assert event.data == rfc8448.early_data(scenario)
+            elif isinstance(event, ApplicationData) and reply is not None:
                 assert event.data == rfc8448.application_data(scenario, "client")
                 server.send_application_data(reply)
             if isinstance(event, CloseNotifyReceived):
@@ -83,16 +86,17 @@ def test_server_fed_the_rfc_client_records_answers_with_the_rfc_server_records(s
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_client_fed_the_rfc_server_records_answers_with_the_rfc_client_records(scenario: str) -> None:
-    """The client's part of the script: after the ticket (§3) it sends its
-    application data; after the server's reply, or at once when there is
-    none, it closes."""
+    """The client's part of the script: once connected -- in §3 once the ticket
+    has arrived -- it sends its application data; after the server's reply,
+    or at once when there is none, it closes."""
     client = ClientConnection(rfc8448.client_config(scenario))
-    client.start_handshake()
+    client.start_handshake(early_data=rfc8448.early_data(scenario))
     sent = memory.split_records(client.data_to_send())
     request = rfc8448.application_data(scenario, "client")
+    send_after = SessionTicketReceived if scenario == "simple_1rtt" else HandshakeCompleted
     for record in expected_records(scenario, "server"):
         for event in client.receive_data(record):
-            if isinstance(event, SessionTicketReceived) and request is not None:
+            if isinstance(event, send_after) and request is not None:
                 client.send_application_data(request)
             if isinstance(event, ApplicationData) or (isinstance(event, HandshakeCompleted) and request is None):
                 client.close()
@@ -114,6 +118,8 @@ SECRET_NAMES = {
     'derive secret "tls13 exp master"': "exporter_master_secret",
     'derive secret "tls13 res master"': "resumption_master_secret",
     'generate resumption secret "tls13 resumption"': "resumption_psk[0000]",
+    'derive secret "tls13 c e traffic"': "client_early_traffic_secret",
+    'derive secret "tls13 e exp master"': "early_exporter_master_secret",
 }
 
 
@@ -186,3 +192,22 @@ def test_hello_retry_request_scenario_uses_the_message_hash_transcript() -> None
     assert next(e for e in exchange.client_events if type(e).__name__ == "HandshakeCompleted").hello_retry  # type: ignore[union-attr]
     names = [e.name for e in recorder.events if isinstance(e, trace.MessageSent) and e.role == "server"]
     assert names[0] == "HelloRetryRequest"
+
+
+def test_resumed_handshake_psk_binder_equals_the_rfc_value() -> None:
+    _, recorder = run_pair("resumed_0rtt")
+    step = next(s for s in vector_scenario("resumed_0rtt")["steps"] if s["description"].startswith("calculate PSK"))
+    values = {item["label"]: bytes.fromhex(item["hex"]) for item in step["items"] if item["hex"]}
+    computed = next(e for e in recorder.events if isinstance(e, trace.BinderComputed))
+    verified = next(e for e in recorder.events if isinstance(e, trace.BinderVerified))
+    assert computed.transcript_hash == values["binder hash"]
+    assert computed.binder_key == values["PRK"]
+    assert verified.ok and verified.binder == computed.binder
+
+
+def test_resumed_handshake_delivers_the_early_data_as_early() -> None:
+    exchange, _ = run_pair("resumed_0rtt")
+    early = [e for e in exchange.server_events if isinstance(e, ApplicationData) and e.early]
+    assert [e.data for e in early] == [rfc8448.early_data("resumed_0rtt")]
+    completed = next(e for e in exchange.client_events if isinstance(e, HandshakeCompleted))
+    assert completed.resumed and completed.early_data_accepted

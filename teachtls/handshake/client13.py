@@ -30,18 +30,25 @@ from __future__ import annotations
 import ipaddress
 from typing import ClassVar
 
+import attrs
+
 from teachtls.config import Config
 from teachtls.connection import SessionTicketReceived
+from teachtls.crypto.aead import CIPHER_SUITES
 from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, PrivateKeyShare, generate_key_share
 from teachtls.crypto.signature import CLIENT_CONTEXT, SERVER_CONTEXT
 from teachtls.handshake import alerts
 from teachtls.handshake.common13 import Handshake13
 from teachtls.handshake.states import State
+from teachtls.sessions import ClientSession
 from teachtls.trace import events as trace
 from teachtls.wire.enums import (
+    CipherSuite,
+    ContentType,
     ExtensionType,
     NamedGroup,
     ProtocolVersion,
+    PskKeyExchangeMode,
     name_of,
 )
 from teachtls.wire.extensions import (
@@ -51,17 +58,22 @@ from teachtls.wire.extensions import (
     NEW_SESSION_TICKET,
     SERVER_HELLO,
     Cookie,
+    EarlyDataIndicationNewSessionTicket,
+    Empty,
     Extension,
     KeyShareClientHello,
     KeyShareEntry,
     KeyShareHelloRetryRequest,
     KeyShareServerHello,
     NamedGroupList,
+    OfferedPsks,
     ProtocolNameList,
+    PskIdentity,
     PskKeyExchangeModes,
     RawBody,
     RecordSizeLimit,
     RenegotiationInfo,
+    SelectedIdentity,
     ServerName,
     ServerNameList,
     SignatureSchemeList,
@@ -78,6 +90,7 @@ from teachtls.wire.messages import (
     CertificateVerify,
     ClientHello,
     EncryptedExtensions,
+    EndOfEarlyData,
     Finished,
     NewSessionTicket,
     ServerHello,
@@ -107,11 +120,35 @@ class ClientConnection(Handshake13):
         self.certificate_request: CertificateRequest | None = None
         self.sent_change_cipher_spec = False
         self.tickets: list[NewSessionTicket] = []
+        self.sessions: list[ClientSession] = []
+        # Resumption (RFC 8446 §2.2): the session whose ticket we offer, if any.
+        self.session: ClientSession | None = config.session
+        self.offering_psk = False
+        self.early_data_offered = False
+
+    # --- sessions (gnutls_session_get_data / gnutls_session_set_data) ---------------
+
+    def set_session_data(self, data: bytes) -> None:
+        """Offer this saved session in the coming handshake (before `start_handshake`)."""
+        if self.state is not State.START:
+            raise alerts.TLSError("set_session_data must be called before the handshake")
+        self.session = ClientSession.from_bytes(data)
+
+    def get_session_data(self) -> bytes:
+        """The newest session ticket received, saved for `set_session_data` later."""
+        if not self.sessions:
+            raise alerts.TLSError("no NewSessionTicket has been received on this connection")
+        return self.sessions[-1].to_bytes()
 
     # --- the first flight ---------------------------------------------------------
 
-    def start_handshake(self) -> None:
-        """Queue the ClientHello (RFC 8446 §4.1.2). Collect it with `data_to_send()`."""
+    def start_handshake(self, early_data: bytes | None = None) -> None:
+        """Queue the ClientHello (RFC 8446 §4.1.2). Collect it with `data_to_send()`.
+
+        With a resumable session (`set_session_data`) whose ticket allows it,
+        `early_data` is sent as 0-RTT data right after the ClientHello
+        (RFC 8446 §2.3); `HandshakeCompleted.early_data_accepted` says whether
+        the server took it. If not, the application must send it again."""
         if self.state is not State.START:
             raise alerts.TLSError("the handshake has already started")
         self.client_random = self.config.random(32)
@@ -120,10 +157,50 @@ class ClientConnection(Handshake13):
             self.legacy_session_id = self.config.random(32)
         for group in self.config.key_share_groups:
             self.add_key_share(NamedGroup(group))
+        session = self.resumable_session()
+        if session is not None:
+            self.offering_psk = True
+            self.params = CIPHER_SUITES[CipherSuite(session.cipher_suite)]  # provisional, until ServerHello
+            self.compute_early_secret(session.resumption_psk)
+            self.early_data_offered = bool(early_data) and 0 < len(early_data or b"") <= session.max_early_data_size
         self.send_handshake(self.build_client_hello())
         self.flush()  # while still in START: the record says 0x0301 (RFC 8446 §5.1)
         self.allow_change_cipher_spec(True)
         self.set_state(State.WAIT_SH, "send ClientHello")
+        if self.early_data_offered and early_data:
+            self.send_early_data(early_data)
+
+    def resumable_session(self) -> ClientSession | None:
+        """The session to offer: still within its lifetime, with a suite we offer."""
+        session = self.session
+        if session is None:
+            return None
+        now = self.config.clock()
+        if not session.usable(now) or session.cipher_suite not in self.config.cipher_suites:
+            self.observe(
+                trace.ChoiceMade(
+                    role=self.role,
+                    subject="psk",
+                    choice="not offered",
+                    reason="the saved session's ticket has expired or its cipher suite is not offered",
+                    rfc="RFC 8446 §4.6.1",
+                )
+            )
+            return None
+        return session
+
+    def send_early_data(self, early_data: bytes) -> None:
+        """0-RTT: application data under client_early_traffic_secret (RFC 8446 §2.3)."""
+        client_hello_hash = self.transcript.digest_with(b"", self.hash_alg)
+        self.compute_early_traffic_secrets(client_hello_hash)
+        if self.config.middlebox_compatibility:
+            # RFC 8446 §D.4: with early data, the dummy change_cipher_spec
+            # "is placed immediately after the first ClientHello".
+            self.send_change_cipher_spec()
+            self.sent_change_cipher_spec = True
+        self.install_keys("write", "client_early_traffic_secret", "early")
+        self.observe(trace.ApplicationDataSent(role=self.role, data=early_data, rfc="RFC 8446 §4.2.10"))
+        self.write_fragmented(ContentType.application_data, early_data)
 
     def add_key_share(self, group: NamedGroup) -> None:
         share = generate_key_share(group, self.config.key_share_private_keys.get(group))
@@ -155,6 +232,9 @@ class ClientConnection(Handshake13):
             KeyShareEntry(group=group, key_exchange=share.public_bytes()) for group, share in self.key_shares.items()
         )
         extensions.append(make_extension(E.key_share, KeyShareClientHello(shares)))
+        if self.early_data_offered and self.hello_retry_request is None:
+            # RFC 8446 §4.2.10: never in the ClientHello that answers a HelloRetryRequest.
+            extensions.append(make_extension(E.early_data, Empty()))
         extensions.append(make_extension(E.supported_versions, SupportedVersionsClientHello((ProtocolVersion.TLS1_3,))))
         extensions.append(
             make_extension(E.signature_algorithms, SignatureSchemeList(tuple(config.signature_algorithms)))
@@ -167,6 +247,8 @@ class ClientConnection(Handshake13):
             )
         if config.record_size_limit is not None:
             extensions.append(make_extension(E.record_size_limit, RecordSizeLimit(config.record_size_limit)))
+        if self.offering_psk:
+            extensions.append(self.pre_shared_key_with_placeholder_binder())
         hello = ClientHello(
             random=self.client_random,
             legacy_session_id=self.legacy_session_id,
@@ -175,8 +257,42 @@ class ClientConnection(Handshake13):
         )
         if config.pad_client_hello:
             hello = _pad(hello)
+        if self.offering_psk:
+            hello = self.fill_in_binder(hello)
         self.offered_extensions = {int(extension.extension_type) for extension in hello.extensions}
         return hello
+
+    def pre_shared_key_with_placeholder_binder(self) -> Extension:
+        """RFC 8446 §4.2.11: the ticket as PSK identity, with its obfuscated age."""
+        assert self.session is not None
+        identity = PskIdentity(
+            identity=self.session.ticket,
+            obfuscated_ticket_age=self.session.obfuscated_ticket_age(self.config.clock()),
+        )
+        placeholder = bytes(self.hash_alg.digest_size)
+        return make_extension(E.pre_shared_key, OfferedPsks(identities=(identity,), binders=(placeholder,)))
+
+    def fill_in_binder(self, hello: ClientHello) -> ClientHello:
+        """RFC 8446 §4.2.11.2: compute the binder over the ClientHello truncated
+        before the binders list, and put it in place of the placeholder."""
+        raw = build_handshake(hello)
+        offered = hello.extensions[-1].extension_data
+        assert isinstance(offered, OfferedPsks)
+        binders_length = 2 + sum(1 + len(binder) for binder in offered.binders)
+        transcript_hash = self.transcript.digest_with(raw[:-binders_length], self.hash_alg)
+        binder_key, binder = self.psk_binder(transcript_hash)
+        self.observe(
+            trace.BinderComputed(
+                role=self.role,
+                identity_index=0,
+                transcript_hash=transcript_hash,
+                binder_key=binder_key,
+                binder=binder,
+            )
+        )
+        filled = OfferedPsks(identities=offered.identities, binders=(binder,))
+        extensions = (*hello.extensions[:-1], make_extension(E.pre_shared_key, filled))
+        return attrs.evolve(hello, extensions=extensions)
 
     # --- ServerHello and HelloRetryRequest (RFC 8446 §4.1.3, §4.1.4) ------------------
 
@@ -194,11 +310,25 @@ class ClientConnection(Handshake13):
                 "the ServerHello cipher suite differs from the HelloRetryRequest's",
                 "RFC 8446 §4.1.4",
             )
+        self.check_psk_selection(message)
         key_share = find_extension(message.extensions, E.key_share)
         if not isinstance(key_share, KeyShareServerHello):
-            raise alerts.MissingExtension(
-                "ServerHello has no key_share (and teachtls offered no PSK)", rfc="RFC 8446 §9.2"
+            if not self.resumed:
+                raise alerts.MissingExtension(
+                    "ServerHello has neither key_share nor pre_shared_key", rfc="RFC 8446 §9.2"
+                )
+            self.check(
+                PskKeyExchangeMode.psk_ke in self.config.psk_key_exchange_modes,
+                "psk_key_exchange_mode_offered",
+                alerts.MissingExtension,
+                "the server resumed without key_share (psk_ke), which was not offered",
+                "RFC 8446 §4.2.9",
             )
+            self.choose_cipher_suite(message.cipher_suite)  # type: ignore[arg-type]
+            self.received(raw, "ServerHello")
+            # psk_ke: no (EC)DHE, so the handshake secret's IKM is zeros (RFC 8446 §7.1).
+            self.compute_handshake_secrets(bytes(self.hash_alg.digest_size), install_write=not self.early_data_offered)
+            return State.WAIT_EE
         server_share = key_share.server_share
         self.check(
             server_share.group in self.key_shares,
@@ -228,8 +358,45 @@ class ClientConnection(Handshake13):
                 shared_secret=shared_secret,
             )
         )
-        self.compute_handshake_secrets(shared_secret)
+        # While 0-RTT data may still be accepted, we keep writing with the early keys.
+        self.compute_handshake_secrets(shared_secret, install_write=not (self.resumed and self.early_data_offered))
         return State.WAIT_EE
+
+    def check_psk_selection(self, message: ServerHello) -> None:
+        """RFC 8446 §4.2.11: did the server accept our PSK, and legitimately?"""
+        selected = find_extension(message.extensions, E.pre_shared_key)
+        if not isinstance(selected, SelectedIdentity):
+            if self.offering_psk:
+                # Full handshake after all: the early secret has no PSK in it.
+                self.secrets.pop("early_secret", None)
+                self.observe(
+                    trace.ChoiceMade(
+                        role=self.role,
+                        subject="psk",
+                        choice="rejected by the server",
+                        reason="the ServerHello has no pre_shared_key: a full handshake follows",
+                        rfc="RFC 8446 §4.2.11",
+                    )
+                )
+            return
+        self.check(
+            selected.selected_identity == 0,
+            "selected_identity_in_range",
+            alerts.IllegalParameter,
+            f"selected_identity {selected.selected_identity} is not one of the identities offered",
+            "RFC 8446 §4.2.11",
+        )
+        assert self.session is not None
+        offered_hash = CIPHER_SUITES[CipherSuite(self.session.cipher_suite)].hash_alg
+        chosen = CIPHER_SUITES.get(message.cipher_suite)  # type: ignore[call-overload]
+        self.check(
+            chosen is not None and chosen.hash_alg == offered_hash,
+            "psk_cipher_suite_hash",
+            alerts.IllegalParameter,
+            "the server resumed with a cipher suite whose hash differs from the PSK's",
+            "RFC 8446 §4.2.11",
+        )
+        self.resumed = True
 
     def check_version(self, message: ServerHello) -> None:
         """RFC 8446 §4.2.1 and the downgrade protection of §4.1.3."""
@@ -322,7 +489,18 @@ class ClientConnection(Handshake13):
         )
         self.hello_retry_request = message
         self.hello_retry = True
+        if self.early_data_offered:
+            # RFC 8446 §4.2.10: a HelloRetryRequest rejects 0-RTT; the second
+            # ClientHello goes out unprotected, like the first.
+            self.early_data_offered = False
+            self.clear_write_protection()
         self.choose_cipher_suite(message.cipher_suite)  # type: ignore[arg-type]
+        if self.offering_psk and self.session is not None:
+            psk_hash = CIPHER_SUITES[CipherSuite(self.session.cipher_suite)].hash_alg
+            if psk_hash != self.hash_alg:
+                # RFC 8446 §4.1.4: a PSK whose hash does not fit the new suite is dropped.
+                self.offering_psk = False
+                self.secrets.pop("early_secret", None)
         # RFC 8446 §4.4.1: ClientHello1 becomes message_hash in the transcript.
         self.transcript.replace_with_message_hash()
         self.received(raw, "HelloRetryRequest")
@@ -365,8 +543,24 @@ class ClientConnection(Handshake13):
             )
             self.peer_record_size_limit = limit.record_size_limit
             self.own_record_size_limit = self.config.record_size_limit
+        self.early_data_accepted = find_extension(message.extensions, E.early_data) is not None
+        if self.early_data_offered:
+            self.observe(
+                trace.ChoiceMade(
+                    role=self.role,
+                    subject="early_data",
+                    choice="accepted" if self.early_data_accepted else "rejected",
+                    reason="EncryptedExtensions "
+                    + ("carries" if self.early_data_accepted else "lacks")
+                    + " early_data; rejected 0-RTT data must be sent again",
+                    rfc="RFC 8446 §4.2.10",
+                )
+            )
+            if not self.early_data_accepted:
+                self.install_keys("write", "client_handshake_traffic_secret", "handshake")
         self.received(raw, "EncryptedExtensions")
-        return State.WAIT_CERT_CR
+        # RFC 8446 §A.1: with a PSK there is no Certificate/CertificateVerify.
+        return State.WAIT_FINISHED if self.resumed else State.WAIT_CERT_CR
 
     def on_certificate_request(self, message: CertificateRequest, raw: bytes) -> State:
         """RFC 8446 §4.3.2: the server asks us to authenticate."""
@@ -412,6 +606,10 @@ class ClientConnection(Handshake13):
         self.allow_change_cipher_spec(False)
         self.compute_application_secrets()
         self.install_keys("read", "server_application_traffic_secret_0", "application")
+        if self.early_data_accepted:
+            # RFC 8446 §4.5: EndOfEarlyData, still under the early keys, ends 0-RTT.
+            self.send_handshake(EndOfEarlyData())
+            self.install_keys("write", "client_handshake_traffic_secret", "handshake")
         if self.config.middlebox_compatibility and not self.sent_change_cipher_spec:
             self.send_change_cipher_spec()
             self.sent_change_cipher_spec = True
@@ -441,7 +639,24 @@ class ClientConnection(Handshake13):
 
     def on_new_session_ticket(self, message: NewSessionTicket, raw: bytes) -> State:
         self.check_extensions(message.extensions, NEW_SESSION_TICKET, "NewSessionTicket")
-        self.derive_resumption_psk(message.ticket_nonce)
+        psk = self.derive_resumption_psk(message.ticket_nonce)
+        early_data = find_extension(message.extensions, E.early_data)
+        assert self.cipher_suite is not None
+        self.sessions.append(
+            ClientSession(
+                server_name=self.server_name,
+                cipher_suite=self.cipher_suite,
+                ticket=message.ticket,
+                resumption_psk=psk,
+                ticket_age_add=message.ticket_age_add,
+                ticket_lifetime=message.ticket_lifetime,
+                received_at=self.config.clock(),
+                max_early_data_size=(
+                    early_data.max_early_data_size if isinstance(early_data, EarlyDataIndicationNewSessionTicket) else 0
+                ),
+                alpn_protocol=self.alpn_protocol,
+            )
+        )
         self.tickets.append(message)
         self.events.append(SessionTicketReceived(ticket_lifetime=message.ticket_lifetime, ticket=message.ticket))
         return State.CONNECTED

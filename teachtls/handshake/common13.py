@@ -92,8 +92,41 @@ class Handshake13(Connection):
         zeros = bytes(self.hash_alg.digest_size)
         self.extract("early_secret", "0 (no salt)", b"", "PSK" if psk else "0 (no PSK)", psk or zeros)
 
-    def compute_handshake_secrets(self, shared_secret: bytes) -> None:
-        """From the (EC)DHE secret to both handshake traffic secrets; install keys."""
+    def psk_binder(self, truncated_transcript_hash: bytes) -> tuple[bytes, bytes]:
+        """(binder_key, binder) for a resumption PSK, RFC 8446 §4.2.11.2:
+
+        binder_key = Derive-Secret(Early Secret, "res binder", "")
+        binder = HMAC(finished_key(binder_key), Transcript-Hash(Truncated(ClientHello)))"""
+        self.derive("binder_key", keyschedule.LABEL_RESUMPTION_BINDER, "early_secret", empty_transcript=True)
+        binder_key = self.secrets["binder_key"]
+        binder = keyschedule.finished_verify_data(self.hash_alg, binder_key, truncated_transcript_hash)
+        return binder_key, binder
+
+    def compute_early_traffic_secrets(self, client_hello_hash: bytes) -> None:
+        """0-RTT secrets from the early secret and Hash(ClientHello), RFC 8446 §7.1."""
+        self.derive(
+            "client_early_traffic_secret",
+            keyschedule.LABEL_CLIENT_EARLY_TRAFFIC,
+            "early_secret",
+            transcript_hash=client_hello_hash,
+            through="ClientHello",
+        )
+        self.derive(
+            "early_exporter_master_secret",
+            keyschedule.LABEL_EARLY_EXPORTER_MASTER,
+            "early_secret",
+            transcript_hash=client_hello_hash,
+            through="ClientHello",
+        )
+
+    def compute_handshake_secrets(
+        self, shared_secret: bytes, *, install_write: bool = True, install_read: bool = True
+    ) -> None:
+        """From the (EC)DHE secret to both handshake traffic secrets; install keys.
+
+        With psk_ke there is no (EC)DHE: "If a given secret is not available,
+        then the 0-value consisting of a string of Hash.length bytes set to
+        zeros is used" (RFC 8446 §7.1)."""
         if "early_secret" not in self.secrets:
             self.compute_early_secret()
         self.derive("early_secret_derived", keyschedule.LABEL_DERIVED, "early_secret", empty_transcript=True)
@@ -115,8 +148,10 @@ class Handshake13(Connection):
             "0",
             bytes(self.hash_alg.digest_size),
         )
-        self.install_keys("write", f"{self.role}_handshake_traffic_secret", "handshake")
-        self.install_keys("read", f"{self.peer_role}_handshake_traffic_secret", "handshake")
+        if install_write:
+            self.install_keys("write", f"{self.role}_handshake_traffic_secret", "handshake")
+        if install_read:
+            self.install_keys("read", f"{self.peer_role}_handshake_traffic_secret", "handshake")
 
     def compute_application_secrets(self) -> None:
         """After the server Finished is in the transcript (RFC 8446 §7.1)."""

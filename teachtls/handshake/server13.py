@@ -30,15 +30,25 @@ from typing import ClassVar
 
 from teachtls.config import Config
 from teachtls.crypto.aead import CIPHER_SUITES
-from teachtls.crypto.hashes import hmac
+from teachtls.crypto.hashes import constant_time_equal, hmac
 from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, server_key_exchange
 from teachtls.crypto.signature import CLIENT_CONTEXT, SERVER_CONTEXT
 from teachtls.handshake import alerts
 from teachtls.handshake.common13 import Handshake13
 from teachtls.handshake.states import State
+from teachtls.handshake.transcript import Transcript
+from teachtls.sessions import MAX_TICKET_LIFETIME, SessionState
 from teachtls.trace import events as trace
 from teachtls.wire.codec import WireStruct
-from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme, name_of
+from teachtls.wire.enums import (
+    CipherSuite,
+    ExtensionType,
+    NamedGroup,
+    ProtocolVersion,
+    PskKeyExchangeMode,
+    SignatureScheme,
+    name_of,
+)
 from teachtls.wire.extensions import (
     CLIENT_HELLO,
     Cookie,
@@ -50,8 +60,11 @@ from teachtls.wire.extensions import (
     KeyShareHelloRetryRequest,
     KeyShareServerHello,
     NamedGroupList,
+    OfferedPsks,
     ProtocolNameList,
+    PskKeyExchangeModes,
     RecordSizeLimit,
+    SelectedIdentity,
     ServerNameList,
     SignatureSchemeList,
     SupportedVersionsClientHello,
@@ -73,6 +86,10 @@ from teachtls.wire.messages import (
 
 E = ExtensionType
 
+# RFC 8446 §8.3: the ticket ages seen by client and server may differ by the
+# round-trip time and clock skew; beyond this window 0-RTT data is refused.
+EARLY_DATA_AGE_TOLERANCE_MS = 10_000
+
 
 class ServerConnection(Handshake13):
     """A sans-I/O TLS 1.3 server."""
@@ -91,6 +108,8 @@ class ServerConnection(Handshake13):
         self.cookie: bytes | None = None
         self.sent_change_cipher_spec = False
         self.certificate_requested = False
+        self.client_hello_raw = b""
+        self.transcript_before_client_hello = Transcript()
 
     # --- ClientHello (RFC 8446 §4.1.2) -------------------------------------------------
 
@@ -119,10 +138,19 @@ class ServerConnection(Handshake13):
             "a TLS 1.3 ClientHello must offer exactly the null compression method",
             "RFC 8446 §4.1.2",
         )
+        if E.pre_shared_key in extensions and E.psk_key_exchange_modes not in extensions:
+            # RFC 8446 §4.2.9: "If clients offer 'pre_shared_key' without a
+            # 'psk_key_exchange_modes' extension, servers MUST abort the handshake."
+            raise alerts.MissingExtension(
+                "pre_shared_key offered without psk_key_exchange_modes", rfc="RFC 8446 §4.2.9"
+            )
         if self.hello_retry_group is not None:
             self.check_second_client_hello(message, extensions)
         self.client_hello = message
+        self.client_hello_raw = raw
         self.client_extensions = extensions
+        # PSK binders hash the transcript *before* this ClientHello (§4.2.11.2).
+        self.transcript_before_client_hello = self.transcript.fork()
         self.received(raw, "ClientHello")
         return State.RECVD_CH
 
@@ -164,28 +192,144 @@ class ServerConnection(Handshake13):
                 rfc="RFC 8446 §4.1.4",
             )
         self.choose_cipher_suite(suite)
-        group, client_share = self.select_group()
-        if client_share is None:
-            self.send_hello_retry_request(suite, group)
-            self.set_state(State.START, "send HelloRetryRequest")
-            return
-        scheme = self.select_signature_scheme()
+        psk = self.select_psk()
+        mode = self.select_psk_mode() if psk is not None else None
+        if mode is None:
+            psk = None
+        client_share: KeyShareEntry | None = None
+        if mode != PskKeyExchangeMode.psk_ke:
+            group, client_share = self.select_group()
+            if client_share is None:
+                self.send_hello_retry_request(suite, group)
+                self.set_state(State.START, "send HelloRetryRequest")
+                return
+        if psk is None:
+            self.secrets.pop("early_secret", None)  # a full handshake: no PSK in it
+            scheme = self.select_signature_scheme()
+        else:
+            self.resumed = True
+            self.select_early_data(*psk)
         self.select_application_protocol()
         self.set_state(State.NEGOTIATED, "select parameters")
-        self.send_server_hello(suite, client_share)
+        self.send_server_hello(suite, client_share, psk[0] if psk is not None else None)
         self.send_encrypted_extensions()
-        if self.config.client_auth != "none":
-            self.send_certificate_request()
-        self.send_certificate()
-        self.send_certificate_verify(scheme)
+        if psk is None:
+            # RFC 8446 §4.3.2: "Servers which are authenticating with a PSK
+            # MUST NOT send the CertificateRequest message in the main handshake".
+            if self.config.client_auth != "none":
+                self.send_certificate_request()
+            self.send_certificate()
+            self.send_certificate_verify(scheme)
         self.send_finished()
         self.compute_application_secrets()
         self.install_keys("write", "server_application_traffic_secret_0", "application")
+        if self.early_data_accepted:
+            self.set_state(State.WAIT_EOED, "send ServerHello ... Finished (0-RTT accepted)")
+            return
         self.set_state(State.WAIT_FLIGHT2, "send ServerHello ... Finished")
         if self.certificate_requested:
             self.set_state(State.WAIT_CERT, "client authentication requested")
         else:
             self.set_state(State.WAIT_FINISHED, "no client authentication")
+
+    # --- resumption (RFC 8446 §4.2.11) and 0-RTT (§4.2.10) ------------------------------
+
+    def select_psk(self) -> tuple[int, SessionState, bytes] | None:
+        """The first offered ticket we can open whose hash fits the suite, binder checked.
+
+        Returns (identity index, session state, ticket) or None for a full handshake."""
+        offered = self.client_extensions.get(E.pre_shared_key)
+        store = self.config.session_store
+        if not isinstance(offered, OfferedPsks) or store is None:
+            return None
+        self.check(
+            len(offered.identities) == len(offered.binders),
+            "psk_binders_count",
+            alerts.IllegalParameter,
+            f"{len(offered.identities)} PSK identities but {len(offered.binders)} binders",
+            "RFC 8446 §4.2.11",
+        )
+        now = self.config.clock()
+        for index, identity in enumerate(offered.identities):
+            state = store.retrieve(identity.identity, now)
+            if state is None or state.cipher_suite not in CIPHER_SUITES:
+                self.choose("psk", f"identity {index} ignored", "unknown, forged or expired ticket")
+                continue
+            if CIPHER_SUITES[CipherSuite(state.cipher_suite)].hash_alg != self.hash_alg:
+                self.choose("psk", f"identity {index} ignored", "its hash does not match the chosen cipher suite")
+                continue
+            self.verify_binder(index, state, offered)
+            self.choose("psk", f"identity {index} accepted", "the ticket opened and its binder verified")
+            return index, state, identity.identity
+        return None
+
+    def verify_binder(self, index: int, state: SessionState, offered: OfferedPsks) -> None:
+        """RFC 8446 §4.2.11: "Prior to accepting PSK key establishment, the
+        server MUST validate the corresponding binder value ... If this value
+        is not present or does not validate, the server MUST abort the handshake." """
+        self.compute_early_secret(state.resumption_psk)
+        binders_length = 2 + sum(1 + len(binder) for binder in offered.binders)
+        truncated = self.client_hello_raw[: len(self.client_hello_raw) - binders_length]
+        transcript_hash = self.transcript_before_client_hello.digest_with(truncated, self.hash_alg)
+        binder_key, expected = self.psk_binder(transcript_hash)
+        ok = constant_time_equal(offered.binders[index], expected)
+        self.observe(
+            trace.BinderVerified(
+                role=self.role,
+                identity_index=index,
+                transcript_hash=transcript_hash,
+                ok=ok,
+                binder_key=binder_key,
+                binder=expected,
+                received=offered.binders[index],
+            )
+        )
+        self.check(ok, "psk_binder", alerts.DecryptError, "the PSK binder does not verify", "RFC 8446 §4.2.11.2")
+
+    def select_psk_mode(self) -> PskKeyExchangeMode | None:
+        """psk_dhe_ke (forward secret) when both allow it, else psk_ke (RFC 8446 §4.2.9)."""
+        modes = self.client_extensions.get(E.psk_key_exchange_modes)
+        offered = modes.ke_modes if isinstance(modes, PskKeyExchangeModes) else ()
+        for mode in (PskKeyExchangeMode.psk_dhe_ke, PskKeyExchangeMode.psk_ke):
+            if mode in offered and mode in self.config.psk_key_exchange_modes:
+                self.choose("psk_key_exchange_mode", mode.name, "offered by the client and allowed here")
+                return mode
+        self.choose("psk", "not used", "no PSK key exchange mode in common")
+        return None
+
+    def select_early_data(self, index: int, state: SessionState, ticket: bytes) -> None:
+        """Accept 0-RTT data only when every condition of RFC 8446 §4.2.10 holds,
+        and only once per ticket (single use, the anti-replay defence of §8.1)."""
+        if E.early_data not in self.client_extensions:
+            return
+        offered = self.client_extensions[E.pre_shared_key]
+        assert isinstance(offered, OfferedPsks)
+        client_age_ms = (offered.identities[index].obfuscated_ticket_age - state.ticket_age_add) % 2**32
+        server_age_ms = (self.config.clock() - state.created) * 1000
+        refusal = ""
+        if index != 0:
+            refusal = "the accepted PSK is not the first identity"
+        elif self.hello_retry:
+            refusal = "a HelloRetryRequest was sent"
+        elif not (self.config.max_early_data_size and state.max_early_data_size):
+            refusal = "this server does not accept 0-RTT data"
+        elif state.cipher_suite != self.cipher_suite:
+            refusal = "the cipher suite differs from the ticket's"
+        elif abs(client_age_ms - server_age_ms) > EARLY_DATA_AGE_TOLERANCE_MS:
+            refusal = f"the ticket age ({client_age_ms} ms) differs from the server's view ({server_age_ms:.0f} ms)"
+        elif not self.config.session_store or not self.config.session_store.use_once(ticket):
+            refusal = "the ticket was already used for 0-RTT data: a replay"
+        if refusal:
+            self.choose("early_data", "rejected", refusal)
+            self.skip_early_data(max(self.config.max_early_data_size, 2**14))
+            return
+        self.choose("early_data", "accepted", "first PSK, same suite, plausible age, first use of the ticket")
+        self.early_data_accepted = True
+        self.max_early_data = state.max_early_data_size
+        self.compute_early_traffic_secrets(self.transcript.digest())
+
+    def choose(self, subject: str, choice: str, reason: str) -> None:
+        self.observe(trace.ChoiceMade(role=self.role, subject=subject, choice=choice, reason=reason))
 
     def select_cipher_suite(self, hello: ClientHello) -> CipherSuite:
         for suite in self.config.cipher_suites:
@@ -284,45 +428,52 @@ class ServerConnection(Handshake13):
             self.send_change_cipher_spec()
             self.sent_change_cipher_spec = True
 
-    def send_server_hello(self, suite: CipherSuite, client_share: KeyShareEntry) -> None:
+    def send_server_hello(self, suite: CipherSuite, client_share: KeyShareEntry | None, psk_index: int | None) -> None:
+        """RFC 8446 §4.1.3, then the handshake secrets (§7.1)."""
         hello = self.client_hello
         assert hello is not None
-        group = NamedGroup(client_share.group)
-        try:
-            server_key_exchange_bytes, shared_secret, private_share = server_key_exchange(
-                group, client_share.key_exchange, self.config.key_share_private_keys.get(group)
+        extensions: list[Extension] = []
+        if psk_index is not None:
+            extensions.append(make_extension(E.pre_shared_key, SelectedIdentity(psk_index)))
+        # psk_ke has no (EC)DHE: the handshake secret's IKM is zeros (RFC 8446 §7.1).
+        shared_secret = bytes(self.hash_alg.digest_size)
+        if client_share is not None:
+            group = NamedGroup(client_share.group)
+            try:
+                server_key_exchange_bytes, shared_secret, private_share = server_key_exchange(
+                    group, client_share.key_exchange, self.config.key_share_private_keys.get(group)
+                )
+            except KeyShareError as error:
+                raise alerts.IllegalParameter(
+                    f"the client's {group.name} key share is invalid: {error.reason}", rfc="RFC 8446 §4.2.8"
+                ) from None
+            self.group = group
+            server_share = KeyShareEntry(group=group, key_exchange=server_key_exchange_bytes)
+            extensions.append(make_extension(E.key_share, KeyShareServerHello(server_share)))
+            self.observe(
+                trace.KeyExchangeComputed(
+                    role=self.role,
+                    group=group.name,
+                    client_share=client_share.key_exchange,
+                    server_share=server_key_exchange_bytes,
+                    private_key=private_share.private_bytes() if private_share is not None else b"",
+                    shared_secret=shared_secret,
+                )
             )
-        except KeyShareError as error:
-            raise alerts.IllegalParameter(
-                f"the client's {group.name} key share is invalid: {error.reason}", rfc="RFC 8446 §4.2.8"
-            ) from None
-        self.group = group
-        extensions = (
-            make_extension(
-                E.key_share, KeyShareServerHello(KeyShareEntry(group=group, key_exchange=server_key_exchange_bytes))
-            ),
-            make_extension(E.supported_versions, SupportedVersionsServerHello(ProtocolVersion.TLS1_3)),
-        )
+        extensions.append(make_extension(E.supported_versions, SupportedVersionsServerHello(ProtocolVersion.TLS1_3)))
         self.send_handshake(
             ServerHello(
                 random=self.config.random(32),
                 legacy_session_id_echo=hello.legacy_session_id,
                 cipher_suite=suite,
-                extensions=extensions,
-            )
-        )
-        self.observe(
-            trace.KeyExchangeComputed(
-                role=self.role,
-                group=group.name,
-                client_share=client_share.key_exchange,
-                server_share=server_key_exchange_bytes,
-                private_key=private_share.private_bytes() if private_share is not None else b"",
-                shared_secret=shared_secret,
+                extensions=tuple(extensions),
             )
         )
         self.maybe_send_change_cipher_spec(hello)
-        self.compute_handshake_secrets(shared_secret)
+        # With 0-RTT accepted, we keep reading with the early keys until EndOfEarlyData.
+        self.compute_handshake_secrets(shared_secret, install_read=not self.early_data_accepted)
+        if self.early_data_accepted:
+            self.install_keys("read", "client_early_traffic_secret", "early")
 
     def send_encrypted_extensions(self) -> None:
         """RFC 8446 §4.3.1: our answers to the client's extensions."""
@@ -352,6 +503,8 @@ class ServerConnection(Handshake13):
             extensions.append(
                 make_extension(E.application_layer_protocol_negotiation, ProtocolNameList((self.alpn_protocol,)))
             )
+        if self.early_data_accepted:
+            extensions.append(make_extension(E.early_data, Empty()))
         self.send_handshake(EncryptedExtensions(extensions=tuple(extensions)))
 
     def send_certificate_request(self) -> None:
@@ -363,7 +516,9 @@ class ServerConnection(Handshake13):
     # --- the client's second flight -----------------------------------------------------
 
     def on_end_of_early_data(self, message: EndOfEarlyData, raw: bytes) -> State:
+        """RFC 8446 §4.5: the end of 0-RTT data; from now on, handshake keys."""
         self.received(raw, "EndOfEarlyData")
+        self.install_keys("read", "client_handshake_traffic_secret", "handshake")
         return State.WAIT_CERT if self.certificate_requested else State.WAIT_FINISHED
 
     def on_certificate(self, message: Certificate, raw: bytes) -> State:
@@ -405,28 +560,39 @@ class ServerConnection(Handshake13):
     # --- after the handshake (RFC 8446 §4.6.1) ---------------------------------------------
 
     def send_session_tickets(self) -> None:
-        """Send `config.session_tickets` NewSessionTickets.
+        """Send `config.session_tickets` NewSessionTickets (RFC 8446 §4.6.1).
 
         Each ticket stands for a PSK the client may offer later:
             PSK = HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, Hash.length)
-        The nonce makes every ticket of a connection yield a different PSK."""
+        The nonce makes every ticket of a connection yield a different PSK.
+        The ticket itself is whatever the session store makes of the state."""
+        store = self.config.session_store
+        if store is None or self.cipher_suite is None:
+            return
         for index in range(self.config.session_tickets):
             ticket_nonce = index.to_bytes(2, "big")
-            psk = self.derive_resumption_psk(ticket_nonce)
-            if self.config.make_ticket is None:
-                raise alerts.InternalError("session tickets need config.make_ticket", rfc="RFC 8446 §4.6.1")
+            # RFC 8446 §4.6.1: "a securely generated, random 32-bit value"
+            ticket_age_add = int.from_bytes(self.config.random(4), "big")
+            state = SessionState(
+                cipher_suite=self.cipher_suite,
+                resumption_psk=self.derive_resumption_psk(ticket_nonce),
+                created=self.config.clock(),
+                ticket_age_add=ticket_age_add,
+                ticket_lifetime=min(self.config.ticket_lifetime, MAX_TICKET_LIFETIME),
+                max_early_data_size=self.config.max_early_data_size,
+                alpn_protocol=self.alpn_protocol,
+                server_name=self.server_name,
+            )
             extensions: tuple[Extension, ...] = ()
             if self.config.max_early_data_size:
-                extensions = (
-                    make_extension(E.early_data, EarlyDataIndicationNewSessionTicket(self.config.max_early_data_size)),
-                )
+                early_data = EarlyDataIndicationNewSessionTicket(self.config.max_early_data_size)
+                extensions = (make_extension(E.early_data, early_data),)
             self.send_handshake(
                 NewSessionTicket(
-                    ticket_lifetime=self.config.ticket_lifetime,
-                    # RFC 8446 §4.6.1: "a securely generated, random 32-bit value"
-                    ticket_age_add=int.from_bytes(self.config.random(4), "big"),
+                    ticket_lifetime=state.ticket_lifetime,
+                    ticket_age_add=ticket_age_add,
                     ticket_nonce=ticket_nonce,
-                    ticket=self.config.make_ticket(psk, ticket_nonce),
+                    ticket=store.store(state),
                     extensions=extensions,
                 ),
                 transcript=False,

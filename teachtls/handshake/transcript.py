@@ -62,6 +62,30 @@ class Transcript:
             raise RuntimeError("transcript hash function not yet chosen")
         return bytes(self._running.digest())
 
+    def fork(self) -> Transcript:
+        """An independent copy (the server keeps one from before each ClientHello)."""
+        other = Transcript()
+        other.hash_alg = self.hash_alg
+        other._pending = list(self._pending)
+        other._running = self._running.copy() if self._running is not None else None
+        other.last_message = self.last_message
+        return other
+
+    def digest_with(self, extra: bytes, hash_alg: HashAlg) -> bytes:
+        """Transcript-Hash(messages so far || extra), leaving the transcript as is.
+
+        PSK binders need this (RFC 8446 §4.2.11.2): they hash the transcript
+        up to a *truncated* ClientHello -- which is never itself a message of
+        the transcript -- possibly before the cipher suite is chosen."""
+        if self._running is not None:
+            running = self._running.copy()
+        else:
+            running = hash_alg.new()
+            for raw in self._pending:
+                running.update(raw)
+        running.update(extra)
+        return bytes(running.digest())
+
     def replace_with_message_hash(self) -> bytes:
         """RFC 8446 §4.4.1: ClientHello1 -> message_hash(Hash(ClientHello1)).
 

@@ -71,6 +71,7 @@ def run(
     *,
     client_data: bytes | None = None,
     server_data: bytes | None = None,
+    early_data: bytes | None = None,
     close: bool = True,
 ) -> Exchange:
     """Handshake, optionally exchange one message each way, then close.
@@ -79,7 +80,7 @@ def run(
     (RFC 8446 §6.1: "Each party MUST send a 'close_notify' alert before
     closing its write side of the connection")."""
     exchange = Exchange()
-    client.start_handshake()
+    client.start_handshake(early_data=early_data)
     pump(client, server, exchange)
     if client_data is not None:
         client.send_application_data(client_data)

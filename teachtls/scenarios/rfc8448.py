@@ -39,13 +39,15 @@ from cryptography import x509
 
 from teachtls.config import Config
 from teachtls.crypto import signature
+from teachtls.sessions import ClientSession, SessionState
 from teachtls.trace.observer import Observer, ignore
 from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, PskKeyExchangeMode, SignatureScheme
-from teachtls.wire.extensions import Cookie, find_extension
+from teachtls.wire.extensions import Cookie, OfferedPsks, find_extension
 from teachtls.wire.messages import Certificate, CertificateVerify, parse_handshake
 
 SECTIONS = {
     "simple_1rtt": "3",
+    "resumed_0rtt": "4",
     "hello_retry_request": "5",
     "client_authentication": "6",
     "compatibility_mode": "7",
@@ -158,12 +160,24 @@ class RecordedSigner:
         raise AssertionError("no recorded signature verifies over the content teachtls computed")
 
 
-@attrs.frozen
-class RecordedTicket:
-    ticket: bytes
+class RecordedSessions:
+    """A session store that hands out, and takes back, the RFC's one ticket."""
 
-    def __call__(self, psk: bytes, ticket_nonce: bytes) -> bytes:
+    def __init__(self, ticket: bytes, state: SessionState | None = None) -> None:
+        self.ticket = ticket
+        self.state = state
+        self.used = False
+
+    def store(self, state: SessionState) -> bytes:
+        self.state = state
         return self.ticket
+
+    def retrieve(self, ticket: bytes, now: float) -> SessionState | None:
+        return self.state if ticket == self.ticket else None
+
+    def use_once(self, ticket: bytes) -> bool:
+        first, self.used = not self.used, True
+        return first
 
 
 def _message(scenario: str, actor: str, name: str) -> Any:
@@ -198,9 +212,66 @@ def _random(scenario: str, message: str, occurrence: int = 0) -> bytes:
 # --- the configurations --------------------------------------------------------------
 
 
+def _resumed_client_hello() -> Any:
+    """§4's ClientHello: the item labelled ClientHello is only the part before
+    the binders, so take the whole message from the record it was sent in."""
+    payload = item("resumed_0rtt", "client", "send handshake record", "payload")
+    return parse_handshake(payload)[0]
+
+
+def _resumption() -> tuple[bytes, Any, int]:
+    """§3's ticket and PSK, and the ticket age §4's client reports."""
+    psk = item("simple_1rtt", "server", "generate resumption secret", "expanded")
+    ticket = _message("simple_1rtt", "server", "NewSessionTicket")
+    offered = find_extension(_resumed_client_hello().extensions, ExtensionType.pre_shared_key)
+    assert isinstance(offered, OfferedPsks)
+    age_ms = (offered.identities[0].obfuscated_ticket_age - ticket.ticket_age_add) % 2**32
+    return psk, ticket, age_ms
+
+
+def resumed_client_session() -> ClientSession:
+    """The session §4's client saved from §3's NewSessionTicket."""
+    psk, ticket, age_ms = _resumption()
+    return ClientSession(
+        server_name="server",
+        cipher_suite=CipherSuite.TLS_AES_128_GCM_SHA256,
+        ticket=ticket.ticket,
+        resumption_psk=psk,
+        ticket_age_add=ticket.ticket_age_add,
+        ticket_lifetime=ticket.ticket_lifetime,
+        received_at=TIMESTAMP - age_ms / 1000,
+        max_early_data_size=1024,
+    )
+
+
+def resumed_session_store() -> RecordedSessions:
+    """§4's server, which remembers the session of §3's ticket."""
+    psk, ticket, age_ms = _resumption()
+    state = SessionState(
+        cipher_suite=CipherSuite.TLS_AES_128_GCM_SHA256,
+        resumption_psk=psk,
+        created=TIMESTAMP - age_ms / 1000,
+        ticket_age_add=ticket.ticket_age_add,
+        ticket_lifetime=ticket.ticket_lifetime,
+        max_early_data_size=1024,
+        server_name="server",
+    )
+    return RecordedSessions(ticket.ticket, state)
+
+
+def early_data(scenario: str) -> bytes | None:
+    """The 0-RTT data §4's client sends right after its ClientHello."""
+    if scenario != "resumed_0rtt":
+        return None
+    return next(items(scenario, "client", "send application_data record", "payload"))
+
+
 def client_config(scenario: str, observer: Observer = ignore) -> Config:
     """The RFC's client (NSS) for `scenario`, with the RFC's randomness."""
-    client_hello = _message(scenario, "client", "ClientHello")
+    if scenario == "resumed_0rtt":
+        client_hello = _resumed_client_hello()
+    else:
+        client_hello = _message(scenario, "client", "ClientHello")
     randoms = [client_hello.random]
     if client_hello.legacy_session_id:
         randoms.append(client_hello.legacy_session_id)
@@ -231,12 +302,23 @@ def client_config(scenario: str, observer: Observer = ignore) -> Config:
         random=ScriptedRandom(*randoms),
         clock=lambda: TIMESTAMP,
         key_share_private_keys=private_keys,
+        session=resumed_client_session() if scenario == "resumed_0rtt" else None,
         observer=observer,
     )
 
 
 def server_config(scenario: str, observer: Observer = ignore) -> Config:
     """The RFC's server (NSS) for `scenario`, with the RFC's randomness."""
+    if scenario == "resumed_0rtt":
+        # A resumed handshake sends no certificate; §3's server is the same server.
+        return attrs.evolve(
+            server_config("simple_1rtt", observer),
+            random=ScriptedRandom(_random(scenario, "ServerHello")),
+            key_share_private_keys={NamedGroup.x25519: _private_key(scenario, "server", "x25519")},
+            session_store=resumed_session_store(),
+            session_tickets=0,
+            max_early_data_size=1024,
+        )
     chain = _certificate_chain(scenario, "server")
     randoms = [_random(scenario, "ServerHello", 1 if scenario == "hello_retry_request" else 0)]
     groups: tuple[int, ...] = NSS_GROUPS
@@ -274,7 +356,7 @@ def server_config(scenario: str, observer: Observer = ignore) -> Config:
             session_tickets=1,
             ticket_lifetime=ticket.ticket_lifetime,
             max_early_data_size=1024,
-            make_ticket=RecordedTicket(ticket.ticket),
+            session_store=RecordedSessions(ticket.ticket),
         )
     return config
 
