@@ -4,8 +4,9 @@
 # has most of it. Safe to run again and again: each step checks first.
 #
 #   1. Debian packages the tests use, installed only when their binaries are
-#      missing: `dot` (graphviz, for the diagrams) and `openssl` (the interop
-#      tests run `openssl s_server` / `s_client` on 127.0.0.1).
+#      missing: `dot` (graphviz, for the diagrams), `openssl` (the interop
+#      tests run `openssl s_server` / `s_client` on 127.0.0.1) and `tshark`
+#      (the pcapng export is checked by opening it in tshark).
 #   2. A virtual environment in .venv (python3-venv is installed first when
 #      this python3 cannot make one, as on a fresh Debian).
 #   3. teachtls itself, editable, with its `test` and `docs` extras; skipped
@@ -49,7 +50,7 @@ apt_install() {
 }
 
 # binary -> Debian package that provides it
-for pair in dot:graphviz openssl:openssl; do
+for pair in dot:graphviz openssl:openssl tshark:tshark; do
     binary=${pair%%:*}
     package=${pair#*:}
     if command -v "$binary" >/dev/null 2>&1; then

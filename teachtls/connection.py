@@ -839,7 +839,7 @@ class Connection:
 
     def check(self, condition: bool, check: str, alert: type[alerts.LocalAlert], reason: str, rfc: str) -> None:
         """Trace a MUST of the RFC; raise `alert` if it does not hold."""
-        self.observe(trace.CheckPerformed(role=self.role, check=check, passed=condition, detail=reason, rfc=rfc))
+        self.observe(trace.CheckPerformed(role=self.role, check=check, passed=condition, detail="" if condition else reason, rfc=rfc))
         if not condition:
             raise alert(reason, rfc=rfc)
 

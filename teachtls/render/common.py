@@ -9,25 +9,21 @@ they never import the protocol code. A trace may come from:
 * one side of a live connection (`teachtls connect --trace`): each record and
   message appears once, as sent or as received.
 
-`conversation(events)` hides that difference: it yields each record and each
-handshake message exactly once, with its direction, taking the sender's view
-when the sender is in the trace (its event has the plaintext before
-encryption) and the receiver's otherwise.
+`conversation(events)` (from teachtls.trace.conversation, re-exported here)
+hides that difference: it yields each record and each handshake message
+exactly once, with its direction.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-
-import attrs
+from collections.abc import Sequence
 
 from teachtls.trace import events as trace
+from teachtls.trace.conversation import ROLES, Step, conversation, peer_of, roles_in
 from teachtls.trace.jsonl import load_jsonl
 
 TraceLike = Sequence[trace.TraceEvent] | str | os.PathLike[str]
-
-ROLES = ("client", "server")
 
 
 def load(source: TraceLike) -> list[trace.TraceEvent]:
@@ -35,35 +31,6 @@ def load(source: TraceLike) -> list[trace.TraceEvent]:
     if isinstance(source, str | os.PathLike):
         return load_jsonl(source)
     return list(source)
-
-
-def roles_in(events: Iterable[trace.TraceEvent]) -> set[str]:
-    return {event.role for event in events}
-
-
-def peer_of(role: str) -> str:
-    return "server" if role == "client" else "client"
-
-
-@attrs.frozen
-class Step:
-    """One thing that crossed the wire, seen once: who sent it to whom."""
-
-    sender: str
-    receiver: str
-    event: trace.TraceEvent  # a RecordEvent or MessageEvent
-
-
-def conversation(events: Sequence[trace.TraceEvent]) -> list[Step]:
-    """Records and handshake messages, each once, in trace order."""
-    both = roles_in(events) >= set(ROLES)
-    steps = []
-    for event in events:
-        if isinstance(event, trace.RecordSent | trace.MessageSent):
-            steps.append(Step(event.role, peer_of(event.role), event))
-        elif isinstance(event, trace.RecordReceived | trace.MessageReceived) and not both:
-            steps.append(Step(peer_of(event.role), event.role, event))
-    return steps
 
 
 def short_hex(value: bytes, length: int = 8) -> str:
@@ -92,3 +59,17 @@ def failures(events: Sequence[trace.TraceEvent]) -> list[trace.TraceEvent]:
         ):
             found.append(event)
     return found
+
+
+__all__ = [
+    "ROLES",
+    "Step",
+    "TraceLike",
+    "conversation",
+    "failures",
+    "load",
+    "peer_of",
+    "protection_of",
+    "roles_in",
+    "short_hex",
+]

@@ -90,11 +90,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
-from teachtls.render.common import conversation
+from teachtls.trace.conversation import conversation
 from teachtls.trace.events import RecordEvent, TraceEvent
 from teachtls.trace.keylog import keylog_lines
 from teachtls.wire.enums import ContentType, HandshakeType
@@ -190,21 +190,23 @@ def _handshake_message_names(fragment: bytes) -> list[str]:
 
 
 def describe_record(record: RecordEvent) -> str:
-    """One line on what a record carries, for the packet comment.
+    """One line on what a record carries, for the packet comment:
 
-        "handshake record, plaintext: client_hello (201 bytes)"
-        "application_data record, handshake keys, inner handshake: encrypted_extensions, ... (679 bytes)"
-    """
-    outer = _type_name(ContentType, record.content_type)
+    "handshake (client_hello), plaintext, 201 bytes"
+    "handshake (encrypted_extensions, certificate, ...), encrypted with handshake keys, 679 bytes"
+
+    A protected record is application_data on the outside; the type named
+    is the inner one from TLSInnerPlaintext (RFC 8446 §5.2)."""
+    content_type: int | None
     if record.protection == "plaintext":
-        inner_type, fragment, how = record.content_type, record.raw[5:], "plaintext"
+        content_type, fragment, how = record.content_type, record.raw[5:], "plaintext"
     else:
-        inner_type, fragment = record.inner_content_type, record.plaintext
-        how = f"{record.protection} keys" + (f", inner {_type_name(ContentType, inner_type)}" if inner_type else "")
-    contents = ""
-    if inner_type == ContentType.handshake and fragment:
-        contents = ": " + ", ".join(_handshake_message_names(fragment))
-    return f"{record.sender_label} " if False else f"{outer} record, {how}{contents} ({len(record.raw)} bytes)"
+        content_type, fragment = record.inner_content_type, record.plaintext
+        how = f"encrypted with {record.protection} keys"
+    name = "encrypted" if content_type is None else _type_name(ContentType, content_type)
+    if content_type == ContentType.handshake and fragment:
+        name += f" ({', '.join(_handshake_message_names(fragment))})"
+    return f"{name}, {how}, {len(record.raw)} bytes"
 
 
 class _TcpConnection:
@@ -235,7 +237,7 @@ class _TcpConnection:
         return segment
 
     def open(self) -> Iterator[Segment]:
-        yield self.segment("client", SYN, comment="synthetic TCP three-way handshake (teachtls traces records, not TCP)")
+        yield self.segment("client", SYN, comment="synthetic TCP handshake: teachtls traces records, not packets")
         yield self.segment("server", SYN | ACK)
         yield self.segment("client", ACK)
 
@@ -280,7 +282,7 @@ def internet_checksum(data: bytes) -> int:
     """The 16-bit one's complement of the one's complement sum of `data` (RFC 1071)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total > 0xFFFF:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -294,21 +296,18 @@ def _ipv4(host: str) -> bytes:
 
 
 def ethernet_frame(
-    segment: Segment, *, identification: int, client: Endpoint = ("127.0.0.1", 50000), server: Endpoint = ("127.0.0.1", 443)
+    segment: Segment,
+    *,
+    identification: int,
+    client: Endpoint = ("127.0.0.1", 50000),
+    server: Endpoint = ("127.0.0.1", 443),
 ) -> bytes:
     """Ethernet II + IPv4 (RFC 791) + TCP (RFC 9293) around one segment."""
-    client_port = client[1] + segment.connection
-    if segment.sender == "client":
-        (source, source_port, source_mac), (destination, destination_port, destination_mac) = (
-            (client[0], client_port, CLIENT_MAC),
-            (server[0], server[1], SERVER_MAC),
-        )
-    else:
-        (source, source_port, source_mac), (destination, destination_port, destination_mac) = (
-            (server[0], server[1], SERVER_MAC),
-            (client[0], client_port, CLIENT_MAC),
-        )
-    source_address, destination_address = _ipv4(source), _ipv4(destination)
+    # connection n of a capture comes from the client port + n
+    client_end = (_ipv4(client[0]), client[1] + segment.connection, CLIENT_MAC)
+    server_end = (_ipv4(server[0]), server[1], SERVER_MAC)
+    ends = (client_end, server_end) if segment.sender == "client" else (server_end, client_end)
+    (source_address, source_port, source_mac), (destination_address, destination_port, destination_mac) = ends
 
     # TCP header: ports, seq, ack, data offset (5 words, no options) and flags, window, checksum, urgent pointer
     def tcp_header(checksum: int) -> bytes:
@@ -403,7 +402,7 @@ def enhanced_packet_block(frame: bytes, microseconds: int, comment: str = "") ->
 
 
 def pcapng_bytes(
-    events: Sequence[TraceEvent],
+    events: Iterable[TraceEvent],
     *,
     client: Endpoint = ("127.0.0.1", 50000),
     server: Endpoint = ("127.0.0.1", 443),
@@ -414,17 +413,21 @@ def pcapng_bytes(
     several connections uses client ports `client[1]`, `client[1] + 1`, ...
     The result depends on the trace alone, byte for byte.
 
-    Raises ValueError for an address that is not IPv4."""
+    Raises ValueError for an address that is not IPv4 or a port out of range."""
     for host, port in (client, server):
         _ipv4(host)
         if not 0 < port < 65536:
             raise ValueError(f"TCP port out of range: {port}")
+    events = list(events)
     blocks = [section_header_block(), interface_description_block()]
     lines = keylog_lines(events)
     if lines:
         blocks.append(decryption_secrets_block("".join(line + "\n" for line in lines).encode("ascii")))
+    segments = tcp_segments(events)
+    if segments and client[1] + segments[-1].connection > 65535:
+        raise ValueError(f"{segments[-1].connection + 1} connections do not fit above client port {client[1]}")
     identification = {"client": 0, "server": 0}  # IPv4 identification, counted per sender
-    for index, segment in enumerate(tcp_segments(events)):
+    for index, segment in enumerate(segments):
         identification[segment.sender] += 1
         frame = ethernet_frame(segment, identification=identification[segment.sender], client=client, server=server)
         blocks.append(enhanced_packet_block(frame, START_MICROSECONDS + index * TICK_MICROSECONDS, segment.comment))
@@ -432,7 +435,7 @@ def pcapng_bytes(
 
 
 def write_pcapng(
-    events: Sequence[TraceEvent],
+    events: Iterable[TraceEvent],
     path: str | os.PathLike[str],
     *,
     client: Endpoint = ("127.0.0.1", 50000),
