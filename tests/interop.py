@@ -1,0 +1,373 @@
+"""Helpers for the interop tests against the real `openssl` binary.
+
+teachtls's core is sans-I/O: it turns bytes into events and never touches a
+socket. To talk to `openssl s_server` and `openssl s_client` the tests need
+the smallest possible I/O layer, written here on purpose *without*
+`teachtls.net`, so that a bug there cannot hide (or cause) an interop failure:
+
+* `SocketPump` drives one `ClientConnection` or `ServerConnection` over a
+  blocking socket with a timeout: write whatever `data_to_send()` holds, read,
+  feed `receive_data()`, repeat.
+* `connect()` opens a teachtls client connection to a port on 127.0.0.1.
+* `EchoServer` is a teachtls server on 127.0.0.1: a background thread accepts
+  sockets one at a time, runs a `ServerConnection` on each, echoes the first
+  line it receives and closes. What happened on each connection (the
+  negotiated parameters, the error, the full trace) goes into a queue.
+* `OpenSSLServer` runs `openssl s_server` on an ephemeral port (it is asked
+  for port 0 and reports the real one on its "ACCEPT" line, so there is no
+  free-port race) and collects its output in a background thread.
+* `run_s_client()` runs `openssl s_client` to completion, with a timeout.
+* `make_pki()` writes a demo CA, server leaves of each key type and client
+  certificates as PEM files for openssl.
+
+Everything is bounded in time: socket timeouts, process wait timeouts. Every
+process and thread started here is stopped by the caller's fixture
+finalizers (`stop()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+from teachtls import (
+    ApplicationData,
+    ClientConnection,
+    CloseNotifyReceived,
+    Config,
+    HandshakeCompleted,
+    LocalAlert,
+    ServerConnection,
+)
+from teachtls.connection import Connection, Event
+from teachtls.pki.generate import IssuedCertificate, KeyType, issue_leaf, make_ca
+from teachtls.trace.observer import Recorder
+
+OPENSSL = shutil.which("openssl")
+
+HOST = "127.0.0.1"
+# Per socket operation and per process step; a handshake on 127.0.0.1 takes
+# milliseconds, so anything near this means something is stuck.
+TIMEOUT = 10.0
+
+# The server certificate types every interop test runs with. Each leaf is
+# issued by the same ECDSA P-256 CA: cryptography's verifier does not accept
+# Ed25519 signatures *on certificates*, only Ed25519 leaf keys.
+CERT_TYPES: tuple[KeyType, ...] = ("ecdsa-p256", "rsa-2048", "ed25519")
+
+
+# --- certificates ------------------------------------------------------------------
+
+
+@attrs.frozen
+class CertFiles:
+    """A certificate and its key, in memory and as PEM files."""
+
+    issued: IssuedCertificate
+    cert_file: Path
+    key_file: Path
+
+
+@attrs.frozen
+class Pki:
+    """The demo CA and everything it issued for the interop tests."""
+
+    ca: IssuedCertificate
+    ca_file: Path
+    servers: dict[str, CertFiles]  # key type -> leaf for "localhost" (serverAuth)
+    clients: dict[str, CertFiles]  # key type -> client certificate (clientAuth)
+
+
+def make_pki(directory: Path) -> Pki:
+    """Write ca.pem, server-<type>.pem/.key and client-<type>.pem/.key into `directory`."""
+    ca = make_ca()
+    ca_file = directory / "ca.pem"
+    ca_file.write_bytes(ca.certificate_pem())
+
+    def issue(prefix: str, key_type: KeyType, *, server: bool) -> CertFiles:
+        common_name = "localhost" if server else f"teachtls client {key_type}"
+        leaf = issue_leaf(ca, common_name, dns_names=["localhost"], key_type=key_type, server=server)
+        files = CertFiles(leaf, directory / f"{prefix}-{key_type}.pem", directory / f"{prefix}-{key_type}.key")
+        leaf.write(files.cert_file, files.key_file)
+        return files
+
+    return Pki(
+        ca=ca,
+        ca_file=ca_file,
+        servers={key_type: issue("server", key_type, server=True) for key_type in CERT_TYPES},
+        clients={key_type: issue("client", key_type, server=False) for key_type in CERT_TYPES},
+    )
+
+
+# --- driving a sans-I/O connection over a socket ------------------------------------
+
+
+class PeerClosedSocket(Exception):
+    """The peer closed the TCP connection (recv returned b"")."""
+
+
+class SocketPump:
+    """Move bytes between one sans-I/O connection and one blocking socket."""
+
+    def __init__(self, connection: Connection, sock: socket.socket) -> None:
+        self.connection = connection
+        self.sock = sock
+        self.sock.settimeout(TIMEOUT)
+        # events received but not yet consumed by handshake() / receive_until_close()
+        self.pending: list[Event] = []
+
+    def flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def receive(self) -> list[Event]:
+        """One recv(), fed to the connection; send whatever it answers.
+
+        A `LocalAlert` is re-raised after the alert record has been sent, so
+        the peer learns why we hung up."""
+        data = self.sock.recv(65536)
+        if not data:
+            raise PeerClosedSocket("the peer closed the TCP connection")
+        try:
+            events = self.connection.receive_data(data)
+        except LocalAlert:
+            self.flush_quietly()
+            raise
+        self.flush()
+        return events
+
+    def flush_quietly(self) -> None:
+        # the peer may already be gone; a last alert is sent on a best-effort basis
+        with contextlib.suppress(OSError):
+            self.flush()
+
+    def handshake(self) -> HandshakeCompleted:
+        """Run the handshake to completion; return what was negotiated."""
+        self.flush()
+        while True:
+            events = self.receive()
+            for index, event in enumerate(events):
+                if isinstance(event, HandshakeCompleted):
+                    self.pending += events[index + 1 :]
+                    return event
+
+    def send(self, data: bytes) -> None:
+        self.connection.send_application_data(data)
+        self.flush()
+
+    def receive_until(self, done: Callable[[bytes], bool]) -> bytes:
+        """Application data until `done(data_so_far)` or the peer's close_notify / EOF."""
+        received = b""
+        while True:
+            events, self.pending = self.pending, []
+            for event in events:
+                if isinstance(event, ApplicationData):
+                    received += event.data
+                elif isinstance(event, CloseNotifyReceived):
+                    return received
+            if done(received):
+                return received
+            try:
+                self.pending = self.receive()
+            except PeerClosedSocket:
+                return received
+
+    def receive_until_close(self) -> bytes:
+        return self.receive_until(lambda _data: False)
+
+    def close(self) -> None:
+        """Send close_notify (if still open), then close the socket gracefully.
+
+        Closing a socket with unread input makes the kernel send a TCP reset,
+        which can destroy our last records before the peer reads them. So
+        half-close first and read (briefly) until the peer closes its side."""
+        if not self.connection.closed:
+            self.connection.close()
+        self.flush_quietly()
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(1.0)
+            while self.sock.recv(65536):
+                pass
+        except OSError:
+            pass  # reset, timeout or already gone: nothing left to protect
+        finally:
+            self.sock.close()
+
+
+def connect(port: int, config: Config) -> SocketPump:
+    """A teachtls client connected to 127.0.0.1:`port`, ClientHello not yet sent."""
+    sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+    connection = ClientConnection(config)
+    connection.start_handshake()
+    return SocketPump(connection, sock)
+
+
+# --- a teachtls server in a background thread ---------------------------------------------
+
+
+@attrs.define
+class Served:
+    """What happened on one connection accepted by `EchoServer`."""
+
+    recorder: Recorder
+    completed: HandshakeCompleted | None = None
+    received: bytes = b""
+    error: Exception | None = None
+
+
+class EchoServer:
+    """teachtls servers on 127.0.0.1, one `ServerConnection` per accepted socket.
+
+    Each connection: handshake, read up to the first newline, answer
+    ``b"teachtls echo: " + line``, close_notify, close. Connections are served
+    one after another in a single background thread; each result is put on
+    `results` once the socket is closed."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.listener = socket.create_server((HOST, 0))
+        self.listener.settimeout(0.2)  # so the thread notices stop() quickly
+        self.port: int = self.listener.getsockname()[1]
+        self.results: queue.Queue[Served] = queue.Queue()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name=f"teachtls-echo-{self.port}", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, _address = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # the listener was closed
+            self.results.put(self._serve_one(sock))
+
+    def _serve_one(self, sock: socket.socket) -> Served:
+        recorder = Recorder()
+        served = Served(recorder=recorder)
+        pump = SocketPump(ServerConnection(attrs.evolve(self.config, observer=recorder)), sock)
+        try:
+            served.completed = pump.handshake()
+            served.received = pump.receive_until(lambda data: b"\n" in data)
+            line = served.received.split(b"\n", 1)[0]
+            pump.send(b"teachtls echo: " + line + b"\n")
+        except Exception as error:  # reported to the test through `results`
+            served.error = error
+        finally:
+            pump.close()
+        return served
+
+    def next_result(self) -> Served:
+        """The outcome of the next connection served (waits up to TIMEOUT)."""
+        return self.results.get(timeout=TIMEOUT)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        # shutdown() wakes a thread blocked in accept() at once (on Linux);
+        # elsewhere the 0.2 s accept timeout does it.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(TIMEOUT)
+
+
+# --- openssl processes --------------------------------------------------------------------
+
+
+def _require_openssl() -> str:
+    if OPENSSL is None:
+        raise RuntimeError("the openssl binary is not on PATH")
+    return OPENSSL
+
+
+class OpenSSLServer:
+    """`openssl s_server` listening on 127.0.0.1, its output collected as it comes."""
+
+    ACCEPT_LINE = re.compile(r"ACCEPT \S+:(\d+)\r?\n")
+
+    def __init__(self, args: Sequence[str | Path]) -> None:
+        self.args = [_require_openssl(), "s_server", "-accept", f"{HOST}:0", *map(str, args)]
+        self.process = subprocess.Popen(
+            self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self._output = b""
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="s_server-output", daemon=True)
+        self._reader.start()
+        match = self.wait_for(self.ACCEPT_LINE)
+        if match is None:
+            self.stop()
+            raise RuntimeError(f"openssl s_server did not start: {' '.join(self.args)}\n{self.output}")
+        self.port = int(match.group(1))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        # os.read returns whatever is there (no waiting for a full buffer); b"" at exit
+        while chunk := os.read(descriptor, 65536):
+            with self._lock:
+                self._output += chunk
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return self._output.decode("utf-8", "replace")
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = TIMEOUT) -> re.Match[str] | None:
+        """Wait until the output matches `pattern` (None after `timeout` or exit)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(pattern, self.output)
+            if match is not None or time.monotonic() > deadline:
+                return match
+            if self.process.poll() is not None and not self._reader.is_alive():
+                return re.search(pattern, self.output)
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill the process and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@attrs.frozen
+class SClientResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_s_client(port: int, args: Sequence[str | Path], stdin: bytes = b"", timeout: float = TIMEOUT) -> SClientResult:
+    """Run `openssl s_client -connect 127.0.0.1:<port> <args>` to completion.
+
+    `stdin` is what s_client sends after the handshake. On timeout
+    `subprocess.run` kills the process before raising `TimeoutExpired`."""
+    command = [_require_openssl(), "s_client", "-connect", f"{HOST}:{port}", *map(str, args)]
+    completed = subprocess.run(command, input=stdin, capture_output=True, timeout=timeout, check=False)
+    return SClientResult(
+        returncode=completed.returncode,
+        stdout=completed.stdout.decode("utf-8", "replace"),
+        stderr=completed.stderr.decode("utf-8", "replace"),
+    )
