@@ -27,12 +27,16 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
+from teachtls.pki.verify import VerificationResult
 from teachtls.sessions import ClientSession, SessionStore
 from teachtls.trace.observer import Observer, ignore
 from teachtls.wire.enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
 
 Signer = Callable[[SignatureScheme, bytes], bytes]
 """`signer(scheme, content) -> signature`: overrides signing with the private key."""
+
+VerifyCallback = Callable[[tuple[x509.Certificate, ...], VerificationResult], "bool | VerificationResult"]
+"""`verify_callback(chain, built_in_result)`: True/False, or a result with a reason."""
 
 CookieMaker = Callable[[bytes], bytes]
 """`make_cookie(hash_of_client_hello1) -> cookie` for a HelloRetryRequest (RFC 8446 §4.2.2)."""
@@ -101,6 +105,14 @@ class Config:
     trusted_certificates: tuple[x509.Certificate, ...] = ()
     # Server: "none", "request" or "require" a client certificate (RFC 8446 §4.3.2).
     client_auth: str = "none"
+    # Client: ask for a stapled OCSP response (status_request, RFC 6066 §8).
+    status_request: bool = True
+    # Server: the DER OCSP response to staple to our certificate, if asked.
+    ocsp_response: bytes | None = None
+    # `verify_callback(chain, built_in_result) -> bool | VerificationResult`:
+    # the application's own verdict after the built-in checks
+    # (gnutls_certificate_set_verify_function).
+    verify_callback: VerifyCallback | None = None
 
     # --- wire-format choices -------------------------------------------------
     middlebox_compatibility: bool = True  # RFC 8446 §D.4
@@ -114,6 +126,12 @@ class Config:
     hello_retry_cookie: bool = True
     make_cookie: CookieMaker | None = None
     max_fragment_length: int = 2**14  # RFC 8446 §5.1
+    # The whole handshake must finish within this many milliseconds of the
+    # injected clock (0: no limit). 40 s, GnuTLS's default for gnutls_handshake.
+    handshake_timeout_ms: int = 40_000
+    # At most this many KeyUpdates from the peer within one second (RFC 8446
+    # §4.6.3 sets no limit; a flood of them is a cheap way to burn our CPU).
+    key_update_limit: int = 16
 
     # --- session tickets (server, RFC 8446 §4.6.1) ---------------------------
     session_tickets: int = 0  # NewSessionTickets sent after the handshake

@@ -183,6 +183,7 @@ class Connection:
         self.alpn_protocol: bytes | None = None
         self.server_name: str | None = None
         self.peer_certificates: tuple[x509.Certificate, ...] = ()
+        self.peer_staple: bytes | None = None  # OCSP response stapled to the peer's leaf
         self.hello_retry = False
         self.resumed = False
         self.early_data_accepted = False
@@ -202,6 +203,8 @@ class Connection:
         self.own_record_size_limit: int | None = None  # RFC 8449, enforced on receipt
         self.read_generation = 0
         self.write_generation = 0
+        self.handshake_started_at: float | None = None  # injected clock, seconds
+        self.key_update_times: list[float] = []
         self.closed = False  # nothing more can happen on this connection
         self.write_closed = False  # we sent close_notify (or a fatal alert)
         self.peer_closed = False  # the peer sent close_notify
@@ -230,6 +233,9 @@ class Connection:
         the error are kept on the exception as `.events`."""
         if self.closed:
             raise alerts.ConnectionClosed("the connection is closed")
+        if self.handshake_started_at is None:
+            self.handshake_started_at = self.config.clock()
+        self.check_timeout()
         self._incoming += data
         self.events = []
         try:
@@ -242,9 +248,45 @@ class Connection:
             self._close()
             alert.events = self.events  # type: ignore[attr-defined]
             raise
+        except alerts.TLSError:
+            raise
+        except Exception as error:
+            # A bug of ours must still end the connection the way the RFC
+            # says: with an internal_error alert (RFC 8446 §6.2), never silence.
+            internal = alerts.InternalError(f"{type(error).__name__}: {error}", rfc="RFC 8446 §6.2")
+            self._fail(internal)
+            raise internal from error
         self.flush()
         events, self.events = self.events, []
         return events
+
+    def handshake_time_left(self) -> float | None:
+        """Seconds until the handshake timeout, or None when no limit applies."""
+        timeout = self.config.handshake_timeout_ms
+        if not timeout or self.handshake_started_at is None or self.state in (State.CONNECTED, State.CLOSED):
+            return None
+        return self.handshake_started_at + timeout / 1000 - self.config.clock()
+
+    def check_timeout(self) -> None:
+        """Raise `HandshakeTimeout` (and close) if the handshake took too long.
+
+        The I/O layer calls this whenever it wakes up; `receive_data` calls it
+        too. The clock is the injected one, so tests control time exactly."""
+        left = self.handshake_time_left()
+        if left is None or left > 0:
+            return
+        self._handshake_out = []
+        self._outgoing = []
+        self.observe(
+            trace.Note(
+                role=self.role,
+                level="warning",
+                text=f"handshake timeout: not finished within {self.config.handshake_timeout_ms} ms "
+                f"(state {self.state.value}); closing without sending anything more",
+            )
+        )
+        self._close()
+        raise alerts.HandshakeTimeout(f"the handshake did not finish within {self.config.handshake_timeout_ms} ms")
 
     def send_application_data(self, data: bytes) -> None:
         """Queue application data (RFC 8446 §5.1: fragmented into records)."""
@@ -826,6 +868,12 @@ class Connection:
             raise alerts.IllegalParameter(
                 f"KeyUpdate.request_update is {int(message.request_update)}, not 0 or 1", rfc="RFC 8446 §4.6.3"
             )
+        now = self.config.clock()
+        self.key_update_times = [t for t in self.key_update_times if now - t < 1.0] + [now]
+        if len(self.key_update_times) > self.config.key_update_limit:
+            raise alerts.KeyUpdateFlood(
+                f"more than {self.config.key_update_limit} KeyUpdates within one second", rfc="RFC 8446 §4.6.3"
+            )
         self.update_traffic_secret("read")
         if message.request_update == KeyUpdateRequest.update_requested:
             self.send_handshake(KeyUpdate(request_update=KeyUpdateRequest.update_not_requested), transcript=False)
@@ -839,7 +887,11 @@ class Connection:
 
     def check(self, condition: bool, check: str, alert: type[alerts.LocalAlert], reason: str, rfc: str) -> None:
         """Trace a MUST of the RFC; raise `alert` if it does not hold."""
-        self.observe(trace.CheckPerformed(role=self.role, check=check, passed=condition, detail="" if condition else reason, rfc=rfc))
+        self.observe(
+            trace.CheckPerformed(
+                role=self.role, check=check, passed=condition, detail="" if condition else reason, rfc=rfc
+            )
+        )
         if not condition:
             raise alert(reason, rfc=rfc)
 

@@ -157,10 +157,17 @@ class NoApplicationProtocol(LocalAlert):
     description = AlertDescription.no_application_protocol
 
 
-class HandshakeTimeout(LocalAlert):
-    """The handshake did not finish in time (sent as user_canceled)."""
+class HandshakeTimeout(TLSError):
+    """The handshake did not finish within `Config.handshake_timeout_ms`.
 
-    description = AlertDescription.user_canceled
+    Like GNUTLS_E_TIMEDOUT: no alert is sent, no further handshake bytes
+    leave, and the connection is closed."""
+
+
+class KeyUpdateFlood(LocalAlert):
+    """The peer sent more KeyUpdates than `Config.key_update_limit` allows."""
+
+    description = AlertDescription.unexpected_message
 
 
 LOCAL_ALERTS: dict[AlertDescription, type[LocalAlert]] = {

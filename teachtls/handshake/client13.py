@@ -57,6 +57,7 @@ from teachtls.wire.extensions import (
     HELLO_RETRY_REQUEST,
     NEW_SESSION_TICKET,
     SERVER_HELLO,
+    CertificateStatusRequest,
     Cookie,
     EarlyDataIndicationNewSessionTicket,
     Empty,
@@ -151,6 +152,7 @@ class ClientConnection(Handshake13):
         the server took it. If not, the application must send it again."""
         if self.state is not State.START:
             raise alerts.TLSError("the handshake has already started")
+        self.handshake_started_at = self.config.clock()
         self.client_random = self.config.random(32)
         if self.config.middlebox_compatibility:
             # RFC 8446 §D.4: "the client MUST send a non-empty session ID".
@@ -228,6 +230,8 @@ class ClientConnection(Handshake13):
             extensions.append(
                 make_extension(E.application_layer_protocol_negotiation, ProtocolNameList(config.alpn_protocols))
             )
+        if config.status_request:
+            extensions.append(make_extension(E.status_request, CertificateStatusRequest()))
         shares = tuple(
             KeyShareEntry(group=group, key_exchange=share.public_bytes()) for group, share in self.key_shares.items()
         )

@@ -51,10 +51,11 @@ from teachtls.crypto import signature
 from teachtls.crypto.hashes import constant_time_equal
 from teachtls.handshake import alerts
 from teachtls.keyschedule import tls13 as keyschedule
+from teachtls.pki import ocsp
 from teachtls.pki import verify as pki
 from teachtls.trace import events as trace
-from teachtls.wire.enums import AlertDescription, SignatureScheme, name_of, to_enum
-from teachtls.wire.extensions import CERTIFICATE
+from teachtls.wire.enums import AlertDescription, ExtensionType, SignatureScheme, name_of, to_enum
+from teachtls.wire.extensions import CERTIFICATE, CertificateStatus, find_extension, make_extension
 from teachtls.wire.messages import Certificate, CertificateEntry, CertificateVerify, Finished
 
 # RFC 8446 §4.4.3: "RSA signatures MUST use an RSASSA-PSS algorithm,
@@ -256,12 +257,16 @@ class Handshake13(Connection):
                 return SignatureScheme(scheme)
         return None
 
-    def send_certificate(self, context: bytes = b"") -> None:
-        entries = tuple(
+    def send_certificate(self, context: bytes = b"", *, staple: bytes | None = None) -> None:
+        """Our chain; `staple` is an OCSP response for the leaf (RFC 8446 §4.4.2.1)."""
+        entries = [
             CertificateEntry(cert_data=certificate.public_bytes(Encoding.DER))
             for certificate in self.config.certificate_chain
-        )
-        self.send_handshake(Certificate(certificate_request_context=context, certificate_list=entries))
+        ]
+        if staple is not None and entries:
+            status = make_extension(ExtensionType.status_request, CertificateStatus(ocsp_response=staple))
+            entries[0] = CertificateEntry(cert_data=entries[0].cert_data, extensions=(status,))
+        self.send_handshake(Certificate(certificate_request_context=context, certificate_list=tuple(entries)))
 
     def send_certificate_verify(self, scheme: SignatureScheme) -> None:
         content = signature.certificate_verify_content(self.own_context, self.transcript_hash())
@@ -280,6 +285,7 @@ class Handshake13(Connection):
     def parse_peer_certificates(self, message: Certificate, offered: set[int] | None) -> None:
         """Decode the peer's chain (RFC 8446 §4.4.2) and check each entry's extensions."""
         chain = []
+        self.peer_staple = None
         for index, entry in enumerate(message.certificate_list):
             self.check_extensions(entry.extensions, CERTIFICATE, "CertificateEntry", solicited=offered)
             try:
@@ -289,6 +295,9 @@ class Handshake13(Connection):
                     f"certificate {index} of the {self.peer_role}'s chain is not valid DER X.509: {error}",
                     rfc="RFC 8446 §4.4.2",
                 ) from None
+            status = find_extension(entry.extensions, ExtensionType.status_request)
+            if index == 0 and isinstance(status, CertificateStatus):
+                self.peer_staple = status.ocsp_response
         self.peer_certificates = tuple(chain)
 
     def verify_peer_chain(self, server_name: str | None) -> None:
@@ -312,20 +321,84 @@ class Handshake13(Connection):
             result = pki.verify_server_chain(chain, server_name, store, now)
         else:
             result = pki.verify_client_chain(chain, store, now)
+        self.report_certificate_check(subject, server_name, result.checked, result.ok, result.alert, result.reason)
+        if self.role == "client":
+            self.check_ocsp_staple(chain, now)
+        if self.config.verify_callback is not None:
+            self.run_verify_callback(chain, result, subject, server_name)
+
+    def report_certificate_check(
+        self,
+        subject: str,
+        server_name: str | None,
+        checked: tuple[str, ...],
+        ok: bool,
+        alert: AlertDescription | None,
+        reason: str,
+        rfc: str = "RFC 8446 §4.4.2.4",
+    ) -> None:
+        """Trace one verification step; raise its alert if it failed."""
         self.observe(
             trace.CertificateChecked(
                 role=self.role,
                 subject=subject,
                 server_name=server_name or "",
-                checked=tuple(result.checked),
-                ok=result.ok,
-                reason=result.reason,
+                checked=tuple(checked),
+                ok=ok,
+                reason=reason,
+                rfc=rfc,
             )
         )
-        if not result.ok:
-            description = result.alert or AlertDescription.bad_certificate
-            alert_class = ALERT_CLASSES.get(description, alerts.BadCertificate)
-            raise alert_class(result.reason, rfc="RFC 8446 §4.4.2.4")
+        if not ok:
+            alert_class = ALERT_CLASSES.get(alert or AlertDescription.bad_certificate, alerts.BadCertificate)
+            raise alert_class(reason, rfc=rfc)
+
+    def check_ocsp_staple(self, chain: list[x509.Certificate], now: datetime.datetime) -> None:
+        """RFC 6066 §8 / RFC 8446 §4.4.2.1: a stapled OCSP response must be
+        genuine, fresh and say "good"; a must-staple certificate needs one."""
+        issuer = self.find_issuer(chain)
+        if issuer is None:
+            return
+        result = ocsp.check_stapling(chain[0], issuer, self.peer_staple, now)
+        self.report_certificate_check(
+            chain[0].subject.rfc4514_string(),
+            self.server_name,
+            result.checked,
+            result.ok,
+            result.alert,
+            result.reason,
+            rfc="RFC 6066 §8",
+        )
+
+    def find_issuer(self, chain: list[x509.Certificate]) -> x509.Certificate | None:
+        """The leaf's issuer: next in the chain, or a trusted certificate."""
+        leaf = chain[0]
+        candidates = [*chain[1:], *self.config.trusted_certificates]
+        if self.config.cafile:
+            with open(self.config.cafile, "rb") as file:
+                candidates += x509.load_pem_x509_certificates(file.read())
+        for candidate in candidates:
+            if candidate.subject == leaf.issuer:
+                return candidate
+        return None
+
+    def run_verify_callback(
+        self, chain: list[x509.Certificate], result: pki.VerificationResult, subject: str, server_name: str | None
+    ) -> None:
+        """The application's own verdict (gnutls_certificate_set_verify_function)."""
+        callback = self.config.verify_callback
+        assert callback is not None
+        verdict = callback(tuple(chain), result)
+        accepted = verdict if isinstance(verdict, bool) else verdict.ok
+        reason = "" if isinstance(verdict, bool) else verdict.reason
+        self.report_certificate_check(
+            subject,
+            server_name,
+            ("the application's verification callback",),
+            accepted,
+            AlertDescription.bad_certificate,
+            reason or f"certificate verify failed: rejected by the application's verification callback ({subject})",
+        )
 
     def check_certificate_verify(self, message: CertificateVerify, raw: bytes, offered: tuple[int, ...]) -> None:
         """RFC 8446 §4.4.3: the signature must use an offered scheme and verify."""

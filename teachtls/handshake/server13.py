@@ -218,7 +218,8 @@ class ServerConnection(Handshake13):
             # MUST NOT send the CertificateRequest message in the main handshake".
             if self.config.client_auth != "none":
                 self.send_certificate_request()
-            self.send_certificate()
+            staple = self.config.ocsp_response if E.status_request in self.client_extensions else None
+            self.send_certificate(staple=staple)
             self.send_certificate_verify(scheme)
         self.send_finished()
         self.compute_application_secrets()
@@ -408,6 +409,12 @@ class ServerConnection(Handshake13):
         )
         self.hello_retry_group = group
         self.hello_retry = True
+        if E.early_data in self.client_extensions:
+            # RFC 8446 §4.2.10: after a HelloRetryRequest the server "ignores
+            # early data by skipping all records with an external content type
+            # of 'application_data' ... up to the configured max_early_data_size".
+            self.choose("early_data", "rejected", "a HelloRetryRequest was sent")
+            self.skip_early_data(max(self.config.max_early_data_size, 2**14))
         self.maybe_send_change_cipher_spec(hello)
 
     def make_cookie(self, client_hello1_hash: bytes) -> bytes:

@@ -15,5 +15,9 @@ certificate validation procedures are out of scope for TLS" (RFC 8446
   `cryptography.x509.verification` and turns every failure into the RFC 8446
   §6.2 alert a TLS endpoint sends, with a plain-English reason.
 
-Revocation (OCSP stapling, CRLs) is not implemented yet.
+* `teachtls.pki.ocsp` checks stapled OCSP responses (RFC 6960, RFC 6066 §8,
+  RFC 8446 §4.4.2.1) -- signer, certificate ID, freshness, status -- and
+  enforces must-staple (RFC 7633); it also makes responses for tests.
+
+CRLs are not consulted.
 """

@@ -201,6 +201,7 @@ def issue_leaf(
     server: bool = True,
     *,
     now: datetime.datetime | None = None,
+    must_staple: bool = False,
 ) -> IssuedCertificate:
     """Make a fresh key pair and a certificate for it, signed by `ca`.
 
@@ -212,6 +213,10 @@ def issue_leaf(
     `server=True` makes a certificate for TLS server authentication
     (extendedKeyUsage serverAuth); `server=False` one for a TLS client
     (clientAuth), as sent after a CertificateRequest (RFC 8446 §4.3.2).
+
+    `must_staple=True` adds the TLS Feature extension listing status_request
+    (RFC 7633, "OCSP must-staple"): clients then reject a handshake that
+    carries no stapled OCSP response (see `teachtls.pki.ocsp`).
 
     Validity defaults as for `make_ca`. Returns the leaf certificate with its
     private key."""
@@ -243,6 +248,11 @@ def issue_leaf(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
         .add_extension(_authority_key_identifier(ca.certificate), critical=False)
     )
+    if must_staple:
+        # Not critical, as RFC 7633 asks: a client that does not know the
+        # extension must still accept the certificate (RFC 5280 §4.2 makes
+        # unknown *critical* extensions fatal).
+        builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     certificate = builder.sign(ca.private_key, _signature_hash(ca.private_key))
     return IssuedCertificate(certificate=certificate, private_key=private_key)
 
@@ -311,3 +321,53 @@ def _authority_key_identifier(issuer: x509.Certificate) -> x509.AuthorityKeyIden
             raise ValueError(f"cannot issue certificates with a {type(public_key).__name__} CA key") from None
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski)
+
+
+# --- OCSP responders ---------------------------------------------------------------
+
+DEFAULT_OCSP_RESPONDER_NAME = "teachtls demo OCSP responder"
+
+
+def issue_ocsp_responder(
+    ca: IssuedCertificate,
+    common_name: str = DEFAULT_OCSP_RESPONDER_NAME,
+    key_type: KeyType = "ecdsa-p256",
+    not_before: datetime.datetime | None = None,
+    not_after: datetime.datetime | None = None,
+    *,
+    now: datetime.datetime | None = None,
+) -> IssuedCertificate:
+    """Make a delegated OCSP responder for `ca`: a key that may sign OCSP
+    responses about the certificates `ca` issued, so the CA's own key can
+    stay offline.
+
+    RFC 6960 §4.2.2.2: "OCSP signing delegation SHALL be designated by the
+    inclusion of id-kp-OCSPSigning in an extended key usage certificate
+    extension included in the OCSP response signer's certificate. This
+    certificate MUST be issued directly by the CA that is identified in the
+    request." Besides that extendedKeyUsage the certificate carries
+    keyUsage digitalSignature, `cA=FALSE`, and id-pkix-ocsp-nocheck
+    (§4.2.2.2.1), which tells clients not to ask about the responder's own
+    revocation -- the usual companion of a short lifetime.
+
+    Validity defaults as for `make_ca`. Returns the responder certificate
+    with its private key, ready for `teachtls.pki.ocsp.make_ocsp_response`."""
+    private_key = generate_private_key(key_type)
+    valid_from, valid_until = _validity(now, not_before, not_after)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca.certificate.subject)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_until)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
+        .add_extension(_authority_key_identifier(ca.certificate), critical=False)
+    )
+    certificate = builder.sign(ca.private_key, _signature_hash(ca.private_key))
+    return IssuedCertificate(certificate=certificate, private_key=private_key)

@@ -298,6 +298,7 @@ def client_config(scenario: str, observer: Observer = ignore) -> Config:
         middlebox_compatibility=bool(client_hello.legacy_session_id),
         send_renegotiation_info=True,
         send_session_ticket_extension=scenario == "simple_1rtt",
+        status_request=False,
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,),
         random=ScriptedRandom(*randoms),
         clock=lambda: TIMESTAMP,
