@@ -180,7 +180,7 @@ def test_bad_staples_fail_with_the_right_alert(response: object, leaf: object, a
     server = ServerConnection(server_config(leaf, ocsp_response=response()))  # type: ignore[operator]
     client.start_handshake()
     server.receive_data(client.data_to_send())
-    with pytest.raises(alert, match="OCSP|staple"):
+    with pytest.raises(alert, match=r"OCSP|staple"):
         client.receive_data(server.data_to_send())
     assert client.closed
 
