@@ -44,7 +44,7 @@ from teachtls.config import Config
 from teachtls.crypto.aead import CIPHER_SUITES, Aead, AeadError, CipherSuiteParams, per_record_nonce
 from teachtls.crypto.hashes import HashAlg
 from teachtls.handshake import alerts
-from teachtls.handshake.states import TABLES, State
+from teachtls.handshake.states import TABLES, State, Trigger
 from teachtls.handshake.transcript import Transcript
 from teachtls.keyschedule import tls13 as keyschedule
 from teachtls.trace import events as trace
@@ -163,7 +163,8 @@ class Connection:
     """Record layer, dispatch, key bookkeeping and alerts shared by both roles."""
 
     role: ClassVar[str] = ""
-    machine: ClassVar[str] = ""
+    machine: str = ""  # "client13", "server12", ...: which table is running
+    state_machine_rfc = "RFC 8446 §A"
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -446,6 +447,7 @@ class Connection:
         return inner_type, plaintext, padding_length
 
     def _route(self, content_type: int, fragment: bytes) -> None:
+        self._check_not_interleaved(content_type)
         if content_type == ContentType.handshake:
             if not fragment:
                 # RFC 8446 §5.1: "Implementations MUST NOT send zero-length
@@ -459,6 +461,17 @@ class Connection:
         else:
             # RFC 8446 §5: a protected change_cipher_spec, or an unknown inner type.
             raise alerts.UnexpectedMessage(f"inner content type {content_type} is not allowed here", rfc="RFC 8446 §5")
+
+    def _check_not_interleaved(self, content_type: int) -> None:
+        """RFC 8446 §5.1: "Handshake messages MUST NOT be interleaved with other
+        record types. That is, if a handshake message is split over two or more
+        records, there MUST NOT be any other records between them." """
+        if content_type != ContentType.handshake and self._handshake_in:
+            raise alerts.UnexpectedMessage(
+                f"{name_of(to_enum(ContentType, content_type))} record interleaved with the fragments "
+                "of a handshake message",
+                rfc="RFC 8446 §5.1",
+            )
 
     def _on_change_cipher_spec(self, raw: bytes, fragment: bytes) -> None:
         """RFC 8446 §5: the middlebox-compatibility record, dropped when valid.
@@ -477,6 +490,7 @@ class Connection:
             raise alerts.RecordOverflow(
                 f"TLSPlaintext fragment of {len(fragment)} bytes exceeds 2^14", rfc="RFC 8446 §5.1"
             )
+        self._check_not_interleaved(ContentType.change_cipher_spec)
         if fragment != b"\x01":
             raise alerts.UnexpectedMessage(
                 f"change_cipher_spec record with contents {fragment.hex() or '(empty)'}, not 01",
@@ -572,12 +586,21 @@ class Connection:
                     rfc=MESSAGE_RFC.get(raw[0], "RFC 8446 §4"),
                 )
             )
-        transition = self.table.get((self.state, HandshakeType(raw[0])))
+        self.run_transition(HandshakeType(raw[0]), name, message, raw)
+
+    def run_transition(self, trigger: Trigger, name: str, message: object, raw: bytes) -> None:
+        """Look (state, trigger) up in the table, run its handler, move on."""
+        table, old_state = self.table, self.state
+        transition = table.get((old_state, trigger))
         if transition is None:
-            raise alerts.UnexpectedMessage(f"{name} is not expected in state {self.state.value}", rfc="RFC 8446 §A")
-        handler = getattr(self, transition.handler)
-        new_state = handler(message, raw)
-        assert new_state in transition.targets, (transition, new_state)
+            raise alerts.UnexpectedMessage(
+                f"{name} is not expected in state {old_state.value} ({self.machine})", rfc=self.state_machine_rfc
+            )
+        new_state = getattr(self, transition.handler)(message, raw)
+        # A ServerHello or ClientHello that selects TLS 1.2 moves the
+        # connection into the TLS 1.2 machine; its table then says where to go.
+        allowed = transition.targets if self.table is table else self.table[(old_state, trigger)].targets
+        assert new_state in allowed, (transition, new_state)
         self.set_state(new_state, name)
         self.advance()
 

@@ -80,8 +80,26 @@ class State(enum.Enum):
     NEGOTIATED = "NEGOTIATED"
     WAIT_EOED = "WAIT_EOED"
     WAIT_FLIGHT2 = "WAIT_FLIGHT2"
+    # TLS 1.2 (RFC 5246 draws no state machine; named in the same style)
+    WAIT_CERT_STATUS = "WAIT_CERT_STATUS"
+    WAIT_SKE = "WAIT_SKE"
+    WAIT_CR_OR_SHD = "WAIT_CR_OR_SHD"
+    WAIT_SHD = "WAIT_SHD"
+    WAIT_CKE = "WAIT_CKE"
+    WAIT_NST = "WAIT_NST"
+    WAIT_CCS = "WAIT_CCS"
     # not in the RFC's drawing: where a connection ends
     CLOSED = "CLOSED"
+
+
+class RecordMessage(enum.Enum):
+    """A record-layer message that moves the TLS 1.2 machines: ChangeCipherSpec
+    (RFC 5246 §7.1) switches the reading side to the new keys."""
+
+    change_cipher_spec = 20
+
+
+Trigger = HandshakeType | RecordMessage
 
 
 @attrs.frozen
@@ -104,8 +122,9 @@ class SendTransition:
 S = State
 H = HandshakeType
 
-CLIENT_13: dict[tuple[State, HandshakeType], Transition] = {
+CLIENT_13: dict[tuple[State, Trigger], Transition] = {
     # RFC 8446 §4.1.4: a HelloRetryRequest keeps us in WAIT_SH (after sending ClientHello2).
+    # When the server picks TLS 1.2, the handler moves the connection to CLIENT_12.
     (S.WAIT_SH, H.server_hello): Transition("on_server_hello", (S.WAIT_SH, S.WAIT_EE)),
     (S.WAIT_EE, H.encrypted_extensions): Transition("on_encrypted_extensions", (S.WAIT_CERT_CR, S.WAIT_FINISHED)),
     (S.WAIT_CERT_CR, H.certificate_request): Transition("on_certificate_request", (S.WAIT_CERT,)),
@@ -120,7 +139,7 @@ CLIENT_13: dict[tuple[State, HandshakeType], Transition] = {
 
 CLIENT_13_SEND_TRANSITIONS: tuple[SendTransition, ...] = (SendTransition(S.START, "send ClientHello", S.WAIT_SH),)
 
-SERVER_13: dict[tuple[State, HandshakeType], Transition] = {
+SERVER_13: dict[tuple[State, Trigger], Transition] = {
     (S.START, H.client_hello): Transition("on_client_hello", (S.RECVD_CH,)),
     # RFC 8446 §A.2: WAIT_FLIGHT2 is left at once, towards WAIT_CERT or WAIT_FINISHED.
     (S.WAIT_EOED, H.end_of_early_data): Transition("on_end_of_early_data", (S.WAIT_CERT, S.WAIT_FINISHED)),
@@ -139,12 +158,76 @@ SERVER_13_SEND_TRANSITIONS: tuple[SendTransition, ...] = (
     SendTransition(S.WAIT_FLIGHT2, "no client authentication", S.WAIT_FINISHED),
 )
 
-TABLES: dict[str, dict[tuple[State, HandshakeType], Transition]] = {
+# --- TLS 1.2 (RFC 5246 §7.3) ---------------------------------------------------------------
+#
+# Full handshake:                               Abbreviated (resumed) handshake:
+#   ClientHello        -------->                  ClientHello       -------->
+#                                ServerHello                               ServerHello
+#                               Certificate*                        [NewSessionTicket]
+#                         CertificateStatus*                        [ChangeCipherSpec]
+#                         ServerKeyExchange*                                  Finished
+#                        CertificateRequest*                <--------
+#                <--------   ServerHelloDone              [ChangeCipherSpec]
+#   Certificate*                                          Finished  -------->
+#   ClientKeyExchange
+#   CertificateVerify*
+#   [ChangeCipherSpec]
+#   Finished           -------->
+#                           [NewSessionTicket]
+#                           [ChangeCipherSpec]
+#                <--------            Finished
+R = RecordMessage
+
+CLIENT_12: dict[tuple[State, Trigger], Transition] = {
+    # Entered from CLIENT_13's WAIT_SH when the ServerHello selects TLS 1.2.
+    (S.WAIT_SH, H.server_hello): Transition("on_server_hello", (S.WAIT_CERT, S.WAIT_NST, S.WAIT_CCS)),
+    (S.WAIT_CERT, H.certificate): Transition("on_certificate_12", (S.WAIT_CERT_STATUS, S.WAIT_SKE, S.WAIT_CR_OR_SHD)),
+    (S.WAIT_CERT_STATUS, H.certificate_status): Transition("on_certificate_status", (S.WAIT_SKE, S.WAIT_CR_OR_SHD)),
+    (S.WAIT_SKE, H.server_key_exchange_RESERVED): Transition("on_server_key_exchange", (S.WAIT_CR_OR_SHD,)),
+    (S.WAIT_CR_OR_SHD, H.certificate_request): Transition("on_certificate_request_12", (S.WAIT_SHD,)),
+    (S.WAIT_CR_OR_SHD, H.server_hello_done_RESERVED): Transition("on_server_hello_done", (S.WAIT_NST, S.WAIT_CCS)),
+    (S.WAIT_SHD, H.server_hello_done_RESERVED): Transition("on_server_hello_done", (S.WAIT_NST, S.WAIT_CCS)),
+    (S.WAIT_NST, H.new_session_ticket): Transition("on_new_session_ticket_12", (S.WAIT_CCS,)),
+    (S.WAIT_CCS, R.change_cipher_spec): Transition("on_change_cipher_spec_12", (S.WAIT_FINISHED,)),
+    (S.WAIT_FINISHED, H.finished): Transition("on_finished_12", (S.CONNECTED,)),
+    # RFC 5246 §7.4.1.1 and RFC 5746: a server asks for a new handshake.
+    (S.CONNECTED, H.hello_request_RESERVED): Transition("on_hello_request", (S.CONNECTED, S.WAIT_SH)),
+}
+
+CLIENT_12_SEND_TRANSITIONS: tuple[SendTransition, ...] = (
+    SendTransition(S.START, "send ClientHello", S.WAIT_SH),
+    SendTransition(S.CONNECTED, "renegotiate: send ClientHello", S.WAIT_SH),
+)
+
+SERVER_12: dict[tuple[State, Trigger], Transition] = {
+    # Entered from SERVER_13 when the ClientHello leads to TLS 1.2.
+    (S.START, H.client_hello): Transition("on_client_hello", (S.RECVD_CH,)),
+    (S.WAIT_CERT, H.certificate): Transition("on_certificate_12", (S.WAIT_CKE,)),
+    (S.WAIT_CKE, H.client_key_exchange_RESERVED): Transition("on_client_key_exchange", (S.WAIT_CV, S.WAIT_CCS)),
+    (S.WAIT_CV, H.certificate_verify): Transition("on_certificate_verify_12", (S.WAIT_CCS,)),
+    (S.WAIT_CCS, R.change_cipher_spec): Transition("on_change_cipher_spec_12", (S.WAIT_FINISHED,)),
+    (S.WAIT_FINISHED, H.finished): Transition("on_finished_12", (S.CONNECTED,)),
+    # RFC 5746: a client-initiated re-handshake.
+    (S.CONNECTED, H.client_hello): Transition("on_client_hello", (S.RECVD_CH, S.CONNECTED)),
+}
+
+SERVER_12_SEND_TRANSITIONS: tuple[SendTransition, ...] = (
+    SendTransition(S.RECVD_CH, "send ServerHello ... ServerHelloDone", S.WAIT_CKE),
+    SendTransition(S.RECVD_CH, "send ServerHello ... ServerHelloDone (client auth)", S.WAIT_CERT),
+    SendTransition(S.RECVD_CH, "resume: send ServerHello, ChangeCipherSpec, Finished", S.WAIT_CCS),
+    SendTransition(S.CONNECTED, "renegotiate: send HelloRequest", S.CONNECTED),
+)
+
+TABLES: dict[str, dict[tuple[State, Trigger], Transition]] = {
     "client13": CLIENT_13,
     "server13": SERVER_13,
+    "client12": CLIENT_12,
+    "server12": SERVER_12,
 }
 
 SEND_TRANSITIONS: dict[str, tuple[SendTransition, ...]] = {
     "client13": CLIENT_13_SEND_TRANSITIONS,
     "server13": SERVER_13_SEND_TRANSITIONS,
+    "client12": CLIENT_12_SEND_TRANSITIONS,
+    "server12": SERVER_12_SEND_TRANSITIONS,
 }

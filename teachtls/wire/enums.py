@@ -55,6 +55,7 @@ class HandshakeType(enum.IntEnum):
     certificate_verify = 15
     client_key_exchange_RESERVED = 16
     finished = 20
+    certificate_status = 22  # TLS 1.2 only (RFC 6066 §8)
     key_update = 24
     message_hash = 254
 

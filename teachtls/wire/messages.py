@@ -312,7 +312,9 @@ class UnknownHandshakeType(DecodeError):
         super().__init__(f"unknown handshake message type {msg_type}")
 
 
-def parse_handshake(raw: bytes, *, record: bool = True) -> tuple[HandshakeMessage, list[FieldSpan]]:
+def parse_handshake(
+    raw: bytes, *, record: bool = True, classes: Mapping[int, type[HandshakeMessage]] = MESSAGE_CLASSES
+) -> tuple[HandshakeMessage, list[FieldSpan]]:
     """Parse one complete handshake message (4-byte envelope included).
 
     Returns the message and its leaf field spans (offsets into `raw`).
@@ -320,7 +322,7 @@ def parse_handshake(raw: bytes, *, record: bool = True) -> tuple[HandshakeMessag
     msg_type with no message class."""
     if len(raw) < 4:
         raise DecodeError("handshake message shorter than its 4-byte header")
-    message_class = MESSAGE_CLASSES.get(raw[0])
+    message_class = classes.get(raw[0])
     if message_class is None:
         raise UnknownHandshakeType(raw[0])
     root = message_class.wire_name
