@@ -27,10 +27,11 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
+from teachtls.crypto.suites12 import DEFAULT_SUITES_12
 from teachtls.pki.verify import VerificationResult
-from teachtls.sessions import ClientSession, SessionStore
+from teachtls.sessions import ClientSession, SessionDatabase, SessionStore
 from teachtls.trace.observer import Observer, ignore
-from teachtls.wire.enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
+from teachtls.wire.enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 
 Signer = Callable[[SignatureScheme, bytes], bytes]
 """`signer(scheme, content) -> signature`: overrides signing with the private key."""
@@ -82,7 +83,19 @@ class Config:
     """Everything a `ClientConnection` or `ServerConnection` is configured with."""
 
     # --- what to offer / accept -------------------------------------------
+    # Protocol versions, most preferred first (RFC 8446 §4.2.1).
+    versions: tuple[int, ...] = (ProtocolVersion.TLS1_3, ProtocolVersion.TLS1_2)
     cipher_suites: tuple[int, ...] = DEFAULT_CIPHER_SUITES
+    # TLS 1.2 suites (teachtls.crypto.suites12): ECDHE with AEADs by default.
+    cipher_suites_12: tuple[int, ...] = DEFAULT_SUITES_12
+    # TEACHING ONLY, off by default: also offer/accept static RSA key transport
+    # and AES-CBC with HMAC (MAC-then-encrypt) in TLS 1.2, so a lesson can show
+    # why TLS 1.3 removed them (no forward secrecy; padding oracles).
+    legacy_suites_for_teaching: bool = False
+    # TLS 1.2: use the extended master secret (RFC 7627) when the peer agrees.
+    extended_master_secret: bool = True
+    # TLS 1.2: accept re-handshakes (only ever with RFC 5746 secure renegotiation).
+    allow_renegotiation: bool = True
     supported_groups: tuple[int, ...] = DEFAULT_GROUPS
     # Client: the groups to send a key share for in the first ClientHello.
     key_share_groups: tuple[int, ...] = (NamedGroup.x25519,)
@@ -141,6 +154,8 @@ class Config:
     # Where ticket state lives: StatelessTickets or SessionDatabase (sessions.py).
     # Tickets are only issued when a store is configured.
     session_store: SessionStore | None = None
+    # Server, TLS 1.2: cache sessions under session IDs (RFC 5246 §7.4.1.2).
+    session_id_cache: SessionDatabase | None = None
     # Client: a session from an earlier connection to resume (set_session_data).
     session: ClientSession | None = None
 

@@ -35,6 +35,7 @@ Everything notable is reported to `config.observer` as a trace event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import attrs
@@ -43,8 +44,9 @@ from cryptography import x509
 from teachtls.config import Config
 from teachtls.crypto.aead import CIPHER_SUITES, Aead, AeadError, CipherSuiteParams, per_record_nonce
 from teachtls.crypto.hashes import HashAlg
+from teachtls.crypto.record12 import RecordProtectionError
 from teachtls.handshake import alerts
-from teachtls.handshake.states import TABLES, State, Trigger
+from teachtls.handshake.states import TABLES, RecordMessage, State, Trigger
 from teachtls.handshake.transcript import Transcript
 from teachtls.keyschedule import tls13 as keyschedule
 from teachtls.trace import events as trace
@@ -64,6 +66,7 @@ from teachtls.wire.enums import (
 )
 from teachtls.wire.extensions import ALLOWED_CONTEXTS, Extension
 from teachtls.wire.messages import (
+    MESSAGE_CLASSES,
     HandshakeMessage,
     KeyUpdate,
     UnknownHandshakeType,
@@ -186,6 +189,8 @@ class Connection:
         self.peer_certificates: tuple[x509.Certificate, ...] = ()
         self.peer_staple: bytes | None = None  # OCSP response stapled to the peer's leaf
         self.hello_retry = False
+        self.version: int | None = None  # ProtocolVersion once negotiated
+        self.message_classes: Mapping[int, type[HandshakeMessage]] = MESSAGE_CLASSES
         self.resumed = False
         self.early_data_accepted = False
         self.max_early_data = 0  # how much 0-RTT data we accept (server)
@@ -345,11 +350,15 @@ class Connection:
         content_type = raw[0]
         fragment = raw[wire_record.HEADER_LENGTH :]
 
+        if self.version == ProtocolVersion.TLS1_2:
+            self._process_record_12(raw)
+            return
+
         if content_type == ContentType.change_cipher_spec:
             self._on_change_cipher_spec(raw, fragment)
             return
 
-        if self._read is None:
+        if self._read is None or self._plaintext_alert_allowed(content_type):
             self._trace_record_received(raw, content_type, "plaintext", 0)
             if content_type == ContentType.application_data and self.early_data_skip_budget:
                 self._skip_early_data_record(raw)  # 0-RTT data after our HelloRetryRequest
@@ -375,6 +384,63 @@ class Connection:
         unprotected = self._unprotect(raw)
         if unprotected is not None:
             self._route(unprotected[0], unprotected[1])
+
+    def _process_record_12(self, raw: bytes) -> None:
+        """TLS 1.2 records (RFC 5246 §6.2): the real content type is in the
+        header, and after ChangeCipherSpec *every* record is protected --
+        a ChangeCipherSpec of a re-handshake included."""
+        content_type, fragment = raw[0], raw[wire_record.HEADER_LENGTH :]
+        protection = self._read
+        if protection is None:
+            self._trace_record_received(raw, content_type, "plaintext", 0)
+            if content_type == ContentType.application_data:
+                raise alerts.UnexpectedMessage("application_data record before ChangeCipherSpec", rfc="RFC 5246 §7.4.9")
+            if len(fragment) > wire_record.MAX_PLAINTEXT:
+                raise alerts.RecordOverflow(
+                    f"TLSPlaintext fragment of {len(fragment)} bytes exceeds 2^14", rfc="RFC 5246 §6.2.1"
+                )
+        else:
+            fragment = self._unprotect_12(raw)
+        if content_type == ContentType.change_cipher_spec:
+            if fragment != b"\x01":
+                raise alerts.UnexpectedMessage(
+                    f"ChangeCipherSpec with contents {fragment.hex() or '(empty)'}, not 01", rfc="RFC 5246 §7.1"
+                )
+            self.run_transition(RecordMessage.change_cipher_spec, "ChangeCipherSpec", None, b"")
+            return
+        self._route(content_type, fragment)
+
+    def _unprotect_12(self, raw: bytes) -> bytes:
+        protection = self._read
+        assert protection is not None
+        sequence_number = protection.sequence_number
+        try:
+            version = int.from_bytes(raw[1:3], "big")
+            plaintext: bytes = protection.protector.open(  # type: ignore[attr-defined]
+                sequence_number, raw[0], version, raw[5:]
+            )
+        except RecordProtectionError as error:
+            self._trace_record_received(raw, raw[0], protection.protection, sequence_number)
+            alert = alerts.RecordOverflow if error.kind == "record_overflow" else alerts.BadRecordMac
+            raise alert(f"record {sequence_number}: {error.reason}", rfc=error.rfc) from None
+        protection.sequence_number += 1
+        if self.tracing:
+            details = protection.protector.last_record  # type: ignore[attr-defined]
+            self.observe(
+                trace.RecordReceived(
+                    role=self.role,
+                    content_type=raw[0],
+                    raw=raw,
+                    protection=protection.protection,
+                    sequence_number=sequence_number,
+                    inner_content_type=raw[0],
+                    plaintext=plaintext,
+                    nonce=(details.nonce or details.record_iv) if details is not None else b"",
+                    keys=protection.secret_name,
+                    rfc="RFC 5246 §6.2.3",
+                )
+            )
+        return plaintext
 
     def skip_early_data(self, budget: int) -> None:
         """Ignore the peer's 0-RTT records (rejected early data), up to `budget` bytes.
@@ -462,6 +528,18 @@ class Connection:
             # RFC 8446 §5: a protected change_cipher_spec, or an unknown inner type.
             raise alerts.UnexpectedMessage(f"inner content type {content_type} is not allowed here", rfc="RFC 8446 §5")
 
+    def _plaintext_alert_allowed(self, content_type: int) -> bool:
+        """A plaintext alert may still arrive after we installed the peer's
+        handshake keys, until the first record protected with them: a client
+        that rejects our ServerHello has no keys to encrypt its alert with.
+        (OpenSSL's ENC_READ_STATE_ALLOW_PLAIN_ALERTS is the same window.)"""
+        return (
+            content_type == ContentType.alert
+            and self._read is not None
+            and self._read.protection == "handshake"
+            and self._read.sequence_number == 0
+        )
+
     def _check_not_interleaved(self, content_type: int) -> None:
         """RFC 8446 §5.1: "Handshake messages MUST NOT be interleaved with other
         record types. That is, if a handshake message is split over two or more
@@ -538,7 +616,11 @@ class Connection:
             if self.write_closed:
                 self._close()
             return
-        if description == AlertDescription.user_canceled and level == AlertLevel.warning:
+        if level == AlertLevel.warning and (
+            description == AlertDescription.user_canceled or self.version == ProtocolVersion.TLS1_2
+        ):
+            # TLS 1.3 knows one warning, user_canceled; TLS 1.2 lets any alert be a
+            # warning (RFC 5246 §7.2), e.g. no_renegotiation. Neither ends the connection.
             self.events.append(WarningAlertReceived(description=description))
             return
         # RFC 8446 §6: every other alert is an error alert, whatever its level.
@@ -566,7 +648,7 @@ class Connection:
 
     def _dispatch(self, raw: bytes) -> None:
         try:
-            message, spans = parse_handshake(raw, record=self.tracing)
+            message, spans = parse_handshake(raw, record=self.tracing, classes=self.message_classes)
         except UnknownHandshakeType as error:
             raise alerts.UnexpectedMessage(
                 f"handshake message type {error.msg_type} is not a TLS 1.3 message", rfc="RFC 8446 §4"
@@ -626,7 +708,7 @@ class Connection:
         if transcript:
             self.transcript.add(raw, name)
         if self.tracing:
-            _, spans = parse_handshake(raw)
+            _, spans = parse_handshake(raw, classes=self.message_classes)
             self.observe(
                 trace.MessageSent(
                     role=self.role,
@@ -671,7 +753,9 @@ class Connection:
     def write_record(self, content_type: int, payload: bytes) -> None:
         """Write one record, protected with the current write keys if any."""
         protection = self._write
-        if protection is None or content_type == ContentType.change_cipher_spec:
+        if protection is None or (
+            content_type == ContentType.change_cipher_spec and self.version != ProtocolVersion.TLS1_2
+        ):
             # RFC 8446 §5.1: legacy_record_version is 0x0301 for an initial
             # ClientHello, 0x0303 otherwise.
             version = ProtocolVersion.TLS1_0 if self.legacy_record_version_0301() else ProtocolVersion.TLS1_2
@@ -688,6 +772,9 @@ class Connection:
                     )
                 )
             self._outgoing.append(raw)
+            return
+        if self.version == ProtocolVersion.TLS1_2:
+            self._write_record_12(content_type, payload)
             return
         inner = payload + bytes([content_type])
         header = wire_record.build_header(ContentType.application_data, len(inner) + protection.params.tag_length)
@@ -708,6 +795,34 @@ class Connection:
                 )
             )
         protection.sequence_number += 1
+        self._outgoing.append(raw)
+
+    def _write_record_12(self, content_type: int, payload: bytes) -> None:
+        """RFC 5246 §6.2.3: protect with the TLS 1.2 suite; the type stays visible."""
+        protection = self._write
+        assert protection is not None
+        sequence_number = protection.sequence_number
+        fragment: bytes = protection.protector.seal(  # type: ignore[attr-defined]
+            sequence_number, content_type, ProtocolVersion.TLS1_2, payload
+        )
+        raw = wire_record.build_header(content_type, len(fragment)) + fragment
+        protection.sequence_number += 1
+        if self.tracing:
+            details = protection.protector.last_record  # type: ignore[attr-defined]
+            self.observe(
+                trace.RecordSent(
+                    role=self.role,
+                    content_type=content_type,
+                    raw=raw,
+                    protection=protection.protection,
+                    sequence_number=sequence_number,
+                    inner_content_type=content_type,
+                    plaintext=payload,
+                    nonce=(details.nonce or details.record_iv) if details is not None else b"",
+                    keys=protection.secret_name,
+                    rfc="RFC 5246 §6.2.3",
+                )
+            )
         self._outgoing.append(raw)
 
     def legacy_record_version_0301(self) -> bool:
@@ -754,8 +869,11 @@ class Connection:
 
     @property
     def hash_alg(self) -> HashAlg:
-        assert self.params is not None
-        return self.params.hash_alg
+        """The negotiated suite's hash (TLS 1.2: its PRF hash, fixed in the transcript)."""
+        if self.params is not None:
+            return self.params.hash_alg
+        assert self.transcript.hash_alg is not None
+        return self.transcript.hash_alg
 
     def choose_cipher_suite(self, suite: CipherSuite) -> None:
         self.cipher_suite = suite
@@ -957,10 +1075,14 @@ class Connection:
                     rfc="RFC 8446 §4.2",
                 )
 
+    def choose(self, subject: str, choice: str, reason: str) -> None:
+        """Trace a negotiation decision and why it was taken."""
+        self.observe(trace.ChoiceMade(role=self.role, subject=subject, choice=choice, reason=reason))
+
     def negotiated(self) -> HandshakeCompleted:
         assert self.cipher_suite is not None
         completed = HandshakeCompleted(
-            version="TLS 1.3",
+            version="TLS 1.2" if self.version == ProtocolVersion.TLS1_2 else "TLS 1.3",
             cipher_suite=self.cipher_suite.name,
             group=name_of(self.group) if self.group is not None else "",
             signature_scheme=name_of(self.signature_scheme) if self.signature_scheme is not None else "",
@@ -1015,6 +1137,11 @@ MESSAGE_RFC: dict[int, str] = {
     HandshakeType.new_session_ticket: "RFC 8446 §4.6.1",
     HandshakeType.end_of_early_data: "RFC 8446 §4.5",
     HandshakeType.key_update: "RFC 8446 §4.6.3",
+    HandshakeType.hello_request_RESERVED: "RFC 5246 §7.4.1.1",
+    HandshakeType.server_key_exchange_RESERVED: "RFC 5246 §7.4.3",
+    HandshakeType.server_hello_done_RESERVED: "RFC 5246 §7.4.5",
+    HandshakeType.client_key_exchange_RESERVED: "RFC 5246 §7.4.7",
+    HandshakeType.certificate_status: "RFC 6066 §8",
 }
 
 

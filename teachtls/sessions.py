@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -49,12 +49,24 @@ from teachtls.wire.enums import CipherSuite
 MAX_TICKET_LIFETIME = 604800
 
 
-def _hex(value: bytes | None) -> str | None:
-    return None if value is None else value.hex()
+BYTES_FIELDS = ("resumption_psk", "ticket", "master_secret", "session_id", "alpn_protocol")
 
 
-def _unhex(value: str | None) -> bytes | None:
-    return None if value is None else bytes.fromhex(value)
+def _to_json(session: SessionState | ClientSession) -> bytes:
+    """JSON with bytes fields as hex (alpn_protocol may be null)."""
+    fields = attrs.asdict(session)
+    for name in BYTES_FIELDS:
+        if isinstance(fields.get(name), bytes):
+            fields[name] = fields[name].hex()
+    return json.dumps(fields, sort_keys=True).encode()
+
+
+def _from_json(data: bytes) -> dict[str, Any]:
+    fields: dict[str, Any] = json.loads(data)
+    for name in BYTES_FIELDS:
+        if isinstance(fields.get(name), str):
+            fields[name] = bytes.fromhex(fields[name])
+    return fields
 
 
 @attrs.frozen(kw_only=True)
@@ -69,19 +81,18 @@ class SessionState:
     max_early_data_size: int = 0
     alpn_protocol: bytes | None = None
     server_name: str | None = None
+    # TLS 1.2 sessions resume from the master secret itself (RFC 5246 §7.4.1.2,
+    # RFC 5077); `resumption_psk` is then empty.
+    version: int = 0x0304
+    master_secret: bytes = attrs.field(default=b"", repr=False)
+    extended_master_secret: bool = False
 
     def to_bytes(self) -> bytes:
-        fields = attrs.asdict(self)
-        fields["resumption_psk"] = self.resumption_psk.hex()
-        fields["alpn_protocol"] = _hex(self.alpn_protocol)
-        return json.dumps(fields, sort_keys=True).encode()
+        return _to_json(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SessionState:
-        fields = json.loads(data)
-        fields["resumption_psk"] = bytes.fromhex(fields["resumption_psk"])
-        fields["alpn_protocol"] = _unhex(fields["alpn_protocol"])
-        return cls(**fields)
+        return cls(**_from_json(data))
 
 
 @attrs.frozen(kw_only=True)
@@ -97,22 +108,19 @@ class ClientSession:
     received_at: float  # client clock when the ticket arrived, in seconds
     max_early_data_size: int = 0
     alpn_protocol: bytes | None = None
+    # TLS 1.2: the session ID and master secret (RFC 5246 §7.4.1.2).
+    version: int = 0x0304
+    session_id: bytes = b""
+    master_secret: bytes = attrs.field(default=b"", repr=False)
+    extended_master_secret: bool = False
 
     def to_bytes(self) -> bytes:
         """A portable form (JSON) of the session, secrets included: keep it private."""
-        fields = attrs.asdict(self)
-        fields["ticket"] = self.ticket.hex()
-        fields["resumption_psk"] = self.resumption_psk.hex()
-        fields["alpn_protocol"] = _hex(self.alpn_protocol)
-        return json.dumps(fields, sort_keys=True).encode()
+        return _to_json(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ClientSession:
-        fields = json.loads(data)
-        fields["ticket"] = bytes.fromhex(fields["ticket"])
-        fields["resumption_psk"] = bytes.fromhex(fields["resumption_psk"])
-        fields["alpn_protocol"] = _unhex(fields["alpn_protocol"])
-        return cls(**fields)
+        return cls(**_from_json(data))
 
     def obfuscated_ticket_age(self, now: float) -> int:
         """RFC 8446 §4.2.11: (age in milliseconds + ticket_age_add) mod 2^32."""
@@ -164,6 +172,10 @@ class SessionDatabase:
             return False
         self._used.add(ticket)
         return True
+
+    def put(self, session_id: bytes, state: SessionState) -> None:
+        """TLS 1.2: remember a session under the ID the server chose (RFC 5246 §7.4.1.3)."""
+        self._sessions[session_id] = state
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -371,3 +371,163 @@ def run_s_client(port: int, args: Sequence[str | Path], stdin: bytes = b"", time
         stdout=completed.stdout.decode("utf-8", "replace"),
         stderr=completed.stderr.decode("utf-8", "replace"),
     )
+
+
+# --- session lifecycle helpers (tests/test_interop_lifecycle.py) --------------------------------
+#
+# Resumption, 0-RTT and KeyUpdate need a little more than the helpers above:
+#
+# * `LineEchoServer` is an `EchoServer` that keeps *every* event, including the
+#   0-RTT `ApplicationData(early=True)` that arrives before HandshakeCompleted
+#   (which `SocketPump.handshake()` steps over), and echoes several lines;
+# * `OpenSSLProcess` runs `openssl s_server` or `s_client` with stdin left
+#   open, so a test can type into it: both tools treat a line starting with
+#   "k" or "K" as a KeyUpdate command, and s_server in its default mode quits
+#   when its stdin ends.
+
+
+@attrs.define
+class Conversation(Served):
+    """`Served`, plus every event in order and the 0-RTT data on its own."""
+
+    events: list[Event] = attrs.Factory(list)
+    early_data: bytes = b""
+
+
+class LineEchoServer(EchoServer):
+    """teachtls servers that echo `lines` lines, then close_notify.
+
+    Unlike `EchoServer`, the whole conversation is one loop over
+    `receive_data()` events, so 0-RTT data (RFC 8446 §2.3), which the server
+    reports before the handshake completes, is kept in `early_data`. Early
+    data is not echoed (the handshake is not complete when it arrives); each
+    complete line of 1-RTT data is answered with ``b"teachtls echo: " + line``."""
+
+    def __init__(self, config: Config, lines: int = 1) -> None:
+        self.lines = lines
+        super().__init__(config)
+
+    def next_conversation(self) -> Conversation:
+        served = self.next_result()
+        assert isinstance(served, Conversation)
+        return served
+
+    def _serve_one(self, sock: socket.socket) -> Served:
+        recorder = Recorder()
+        served = Conversation(recorder=recorder)
+        pump = SocketPump(ServerConnection(attrs.evolve(self.config, observer=recorder)), sock)
+        unanswered, answered = b"", 0
+        try:
+            pump.flush()
+            while answered < self.lines:
+                try:
+                    events = pump.receive()
+                except PeerClosedSocket:
+                    break
+                served.events += events
+                for event in events:
+                    if isinstance(event, HandshakeCompleted):
+                        served.completed = event
+                    elif isinstance(event, ApplicationData) and event.early:
+                        served.early_data += event.data
+                    elif isinstance(event, ApplicationData):
+                        served.received += event.data
+                        unanswered += event.data
+                while b"\n" in unanswered and answered < self.lines:
+                    line, unanswered = unanswered.split(b"\n", 1)
+                    pump.send(b"teachtls echo: " + line + b"\n")
+                    answered += 1
+                if any(isinstance(event, CloseNotifyReceived) for event in events):
+                    break
+        except Exception as error:  # reported to the test through `results`
+            served.error = error
+        finally:
+            pump.close()
+        return served
+
+
+class OpenSSLProcess:
+    """An `openssl` command whose stdin stays open and whose output
+    (stdout and stderr, interleaved) is collected as it comes."""
+
+    def __init__(self, command: Sequence[str | Path]) -> None:
+        self.args = [_require_openssl(), *map(str, command)]
+        self.process = subprocess.Popen(
+            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self._output = b""
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name=f"openssl-{command[0]}-output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        while chunk := os.read(descriptor, 65536):
+            with self._lock:
+                self._output += chunk
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return self._output.decode("utf-8", "replace")
+
+    def type(self, line: bytes) -> None:
+        """Write `line` to the process's stdin, as if typed (one read() on its side)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line)
+        self.process.stdin.flush()
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = TIMEOUT, count: int = 1) -> bool:
+        """Wait until `pattern` occurs `count` times in the output (False after `timeout` or exit)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(re.findall(pattern, self.output)) >= count:
+                return True
+            exited = self.process.poll() is not None and not self._reader.is_alive()
+            if exited or time.monotonic() > deadline:
+                return len(re.findall(pattern, self.output)) >= count
+            time.sleep(0.02)
+
+    def finish(self, timeout: float = TIMEOUT) -> int:
+        """Close stdin and wait for the process to exit; its return code."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            returncode = self.process.wait(timeout)
+        finally:
+            self.stop()
+        return returncode
+
+    def stop(self) -> None:
+        """Kill the process (if still running) and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+class InteractiveOpenSSLServer(OpenSSLProcess):
+    """`openssl s_server` on 127.0.0.1 in its default mode: what the client
+    sends is printed, what is typed is sent, "k"/"K" lines send a KeyUpdate."""
+
+    def __init__(self, args: Sequence[str | Path]) -> None:
+        super().__init__(["s_server", "-accept", f"{HOST}:0", *args])
+        if not self.wait_for(OpenSSLServer.ACCEPT_LINE):
+            self.stop()
+            raise RuntimeError(f"openssl s_server did not start: {' '.join(self.args)}\n{self.output}")
+        match = OpenSSLServer.ACCEPT_LINE.search(self.output)
+        assert match is not None
+        self.port = int(match.group(1))
+
+
+class InteractiveSClient(OpenSSLProcess):
+    """`openssl s_client -connect 127.0.0.1:<port> <args>`, typed into line by line."""
+
+    def __init__(self, port: int, args: Sequence[str | Path]) -> None:
+        super().__init__(["s_client", "-connect", f"{HOST}:{port}", *args])

@@ -38,7 +38,7 @@ from teachtls.crypto.aead import CIPHER_SUITES
 from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, PrivateKeyShare, generate_key_share
 from teachtls.crypto.signature import CLIENT_CONTEXT, SERVER_CONTEXT
 from teachtls.handshake import alerts
-from teachtls.handshake.common13 import Handshake13
+from teachtls.handshake.client12 import Client12Handshake
 from teachtls.handshake.states import State
 from teachtls.sessions import ClientSession
 from teachtls.trace import events as trace
@@ -101,17 +101,18 @@ from teachtls.wire.messages import (
 E = ExtensionType
 
 
-class ClientConnection(Handshake13):
+class ClientConnection(Client12Handshake):
     """A sans-I/O TLS 1.3 client."""
 
     role: ClassVar[str] = "client"
     peer_role: ClassVar[str] = "server"
-    machine: ClassVar[str] = "client13"
+    machine: str = "client13"
     own_context: ClassVar[bytes] = CLIENT_CONTEXT
     peer_context: ClassVar[bytes] = SERVER_CONTEXT
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
+        self.init_tls12()
         self.server_name = config.server_name
         self.key_shares: dict[int, PrivateKeyShare] = {}
         self.client_random = b""
@@ -125,6 +126,7 @@ class ClientConnection(Handshake13):
         # Resumption (RFC 8446 §2.2): the session whose ticket we offer, if any.
         self.session: ClientSession | None = config.session
         self.offering_psk = False
+        self.offering_session_12 = False
         self.early_data_offered = False
 
     # --- sessions (gnutls_session_get_data / gnutls_session_set_data) ---------------
@@ -157,10 +159,16 @@ class ClientConnection(Handshake13):
         if self.config.middlebox_compatibility:
             # RFC 8446 §D.4: "the client MUST send a non-empty session ID".
             self.legacy_session_id = self.config.random(32)
-        for group in self.config.key_share_groups:
-            self.add_key_share(NamedGroup(group))
+        if ProtocolVersion.TLS1_3 in self.config.versions:
+            for group in self.config.key_share_groups:
+                self.add_key_share(NamedGroup(group))
         session = self.resumable_session()
-        if session is not None:
+        if session is not None and session.version == ProtocolVersion.TLS1_2:
+            # RFC 5246 §7.4.1.2 / RFC 5077 §3.4: offer the session ID (with a
+            # ticket, a fresh one the server will echo when it accepts).
+            self.offering_session_12 = True
+            self.legacy_session_id = session.session_id if not session.ticket else self.config.random(32)
+        elif session is not None:
             self.offering_psk = True
             self.params = CIPHER_SUITES[CipherSuite(session.cipher_suite)]  # provisional, until ServerHello
             self.compute_early_secret(session.resumption_psk)
@@ -178,7 +186,9 @@ class ClientConnection(Handshake13):
         if session is None:
             return None
         now = self.config.clock()
-        if not session.usable(now) or session.cipher_suite not in self.config.cipher_suites:
+        offered = self.config.cipher_suites if session.version != ProtocolVersion.TLS1_2 else self.offered_suites_12()
+        compatible = session.cipher_suite in offered and session.version in self.config.versions
+        if not session.usable(now) or not compatible:
             self.observe(
                 trace.ChoiceMade(
                     role=self.role,
@@ -204,6 +214,12 @@ class ClientConnection(Handshake13):
         self.observe(trace.ApplicationDataSent(role=self.role, data=early_data, rfc="RFC 8446 §4.2.10"))
         self.write_fragmented(ContentType.application_data, early_data)
 
+    def groups_to_offer(self) -> tuple[int, ...]:
+        """supported_groups; a TLS 1.2-only offer leaves out the TLS 1.3-only hybrid."""
+        if ProtocolVersion.TLS1_3 in self.config.versions:
+            return tuple(self.config.supported_groups)
+        return tuple(g for g in self.config.supported_groups if g != NamedGroup.X25519MLKEM768)
+
     def add_key_share(self, group: NamedGroup) -> None:
         share = generate_key_share(group, self.config.key_share_private_keys.get(group))
         self.key_shares[group] = share
@@ -214,49 +230,67 @@ class ClientConnection(Handshake13):
         return self.state is State.START and self.hello_retry_request is None
 
     def build_client_hello(self, cookie: bytes | None = None) -> ClientHello:
-        """ClientHello with extensions in the order RFC 8448's client uses."""
+        """ClientHello with extensions in the order RFC 8448's client uses.
+
+        When TLS 1.2 is offered too (`Config.versions`), the same ClientHello
+        also carries what a TLS 1.2 server needs: the 1.2 cipher suites,
+        renegotiation_info (RFC 5746), extended_master_secret (RFC 7627) and
+        session_ticket (RFC 5077)."""
         config = self.config
+        tls13 = ProtocolVersion.TLS1_3 in config.versions
+        tls12 = ProtocolVersion.TLS1_2 in config.versions
         extensions: list[Extension] = []
         if self.server_name and not _is_ip_address(self.server_name):
             # RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in "HostName"."
             names = (ServerName(host_name=self.server_name.encode("idna")),)
             extensions.append(make_extension(E.server_name, ServerNameList(names)))
-        if config.send_renegotiation_info:
-            extensions.append(make_extension(E.renegotiation_info, RenegotiationInfo(b"")))
-        extensions.append(make_extension(E.supported_groups, NamedGroupList(tuple(config.supported_groups))))
-        if config.send_session_ticket_extension:
-            extensions.append(make_extension(E.session_ticket, RawBody(b"")))
+        if config.send_renegotiation_info or tls12:
+            # RFC 5746 §3.5: in a re-handshake, the client's last verify_data.
+            extensions.append(make_extension(E.renegotiation_info, RenegotiationInfo(self.client_verify_data)))
+        extensions.append(make_extension(E.supported_groups, NamedGroupList(self.groups_to_offer())))
+        if config.send_session_ticket_extension or tls12:
+            ticket = self.session.ticket if self.offering_session_12 and self.session is not None else b""
+            extensions.append(make_extension(E.session_ticket, RawBody(ticket)))
         if config.alpn_protocols:
             extensions.append(
                 make_extension(E.application_layer_protocol_negotiation, ProtocolNameList(config.alpn_protocols))
             )
         if config.status_request:
             extensions.append(make_extension(E.status_request, CertificateStatusRequest()))
-        shares = tuple(
-            KeyShareEntry(group=group, key_exchange=share.public_bytes()) for group, share in self.key_shares.items()
-        )
-        extensions.append(make_extension(E.key_share, KeyShareClientHello(shares)))
+        if tls13:
+            shares = tuple(
+                KeyShareEntry(group=group, key_exchange=share.public_bytes())
+                for group, share in self.key_shares.items()
+            )
+            extensions.append(make_extension(E.key_share, KeyShareClientHello(shares)))
         if self.early_data_offered and self.hello_retry_request is None:
             # RFC 8446 §4.2.10: never in the ClientHello that answers a HelloRetryRequest.
             extensions.append(make_extension(E.early_data, Empty()))
-        extensions.append(make_extension(E.supported_versions, SupportedVersionsClientHello((ProtocolVersion.TLS1_3,))))
+        if tls13:
+            versions = tuple(v for v in (ProtocolVersion.TLS1_3, ProtocolVersion.TLS1_2) if v in config.versions)
+            extensions.append(make_extension(E.supported_versions, SupportedVersionsClientHello(versions)))
         extensions.append(
             make_extension(E.signature_algorithms, SignatureSchemeList(tuple(config.signature_algorithms)))
         )
         if cookie is not None:
             extensions.append(make_extension(E.cookie, Cookie(cookie)))
-        if config.psk_key_exchange_modes:
+        if config.psk_key_exchange_modes and tls13:
             extensions.append(
                 make_extension(E.psk_key_exchange_modes, PskKeyExchangeModes(tuple(config.psk_key_exchange_modes)))
             )
         if config.record_size_limit is not None:
             extensions.append(make_extension(E.record_size_limit, RecordSizeLimit(config.record_size_limit)))
+        if tls12 and config.extended_master_secret:
+            extensions.append(make_extension(E.extended_master_secret, Empty()))
         if self.offering_psk:
             extensions.append(self.pre_shared_key_with_placeholder_binder())
+        suites = tuple(config.cipher_suites) if tls13 else ()
+        if tls12:
+            suites += self.offered_suites_12()
         hello = ClientHello(
             random=self.client_random,
             legacy_session_id=self.legacy_session_id,
-            cipher_suites=tuple(config.cipher_suites),
+            cipher_suites=suites,
             extensions=tuple(extensions),
         )
         if config.pad_client_hello:
@@ -302,6 +336,9 @@ class ClientConnection(Handshake13):
 
     def on_server_hello(self, message: ServerHello, raw: bytes) -> State:
         self.check_version(message)
+        if find_extension(message.extensions, E.supported_versions) is None:
+            return self.on_server_hello_12(message, raw)
+        self.version = ProtocolVersion.TLS1_3
         if message.is_hello_retry_request:
             return self.on_hello_retry_request(message, raw)
         self.check_extensions(message.extensions, SERVER_HELLO, "ServerHello", solicited=self.offered_extensions)
@@ -406,17 +443,20 @@ class ClientConnection(Handshake13):
         """RFC 8446 §4.2.1 and the downgrade protection of §4.1.3."""
         versions = find_extension(message.extensions, E.supported_versions)
         if not isinstance(versions, SupportedVersionsServerHello):
-            sentinel = message.random[-8:]
-            self.check(
-                sentinel not in (DOWNGRADE_TLS12, DOWNGRADE_TLS11),
-                "downgrade_sentinel",
-                alerts.IllegalParameter,
-                "ServerHello.random ends in a downgrade sentinel while negotiating TLS 1.2 or below: "
-                "an attacker may be forcing an older version",
-                "RFC 8446 §4.1.3",
-            )
+            if ProtocolVersion.TLS1_3 in self.config.versions:
+                sentinel = message.random[-8:]
+                self.check(
+                    sentinel not in (DOWNGRADE_TLS12, DOWNGRADE_TLS11),
+                    "downgrade_sentinel",
+                    alerts.IllegalParameter,
+                    "ServerHello.random ends in a downgrade sentinel while negotiating TLS 1.2 or below: "
+                    "an attacker may be forcing an older version",
+                    "RFC 8446 §4.1.3",
+                )
+            if message.legacy_version == ProtocolVersion.TLS1_2 and ProtocolVersion.TLS1_2 in self.config.versions:
+                return
             raise alerts.ProtocolVersionAlert(
-                f"the server selected {name_of(message.legacy_version)}; this client speaks only TLS 1.3",
+                f"the server selected {name_of(message.legacy_version)}, which this client does not offer",
                 rfc="RFC 8446 §4.2.1",
             )
         self.check(

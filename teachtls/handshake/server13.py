@@ -34,7 +34,7 @@ from teachtls.crypto.hashes import constant_time_equal, hmac
 from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, server_key_exchange
 from teachtls.crypto.signature import CLIENT_CONTEXT, SERVER_CONTEXT
 from teachtls.handshake import alerts
-from teachtls.handshake.common13 import Handshake13
+from teachtls.handshake.server12 import Server12Handshake
 from teachtls.handshake.states import State
 from teachtls.handshake.transcript import Transcript
 from teachtls.sessions import MAX_TICKET_LIFETIME, SessionState
@@ -91,17 +91,19 @@ E = ExtensionType
 EARLY_DATA_AGE_TOLERANCE_MS = 10_000
 
 
-class ServerConnection(Handshake13):
+class ServerConnection(Server12Handshake):
     """A sans-I/O TLS 1.3 server."""
 
     role: ClassVar[str] = "server"
     peer_role: ClassVar[str] = "client"
-    machine: ClassVar[str] = "server13"
+    machine: str = "server13"
     own_context: ClassVar[bytes] = SERVER_CONTEXT
     peer_context: ClassVar[bytes] = CLIENT_CONTEXT
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
+        self.init_tls12()
+        self.selected_version: int | None = None
         self.client_hello: ClientHello | None = None
         self.client_extensions: dict[int, WireStruct] = {}
         self.hello_retry_group: int | None = None
@@ -114,6 +116,8 @@ class ServerConnection(Handshake13):
     # --- ClientHello (RFC 8446 §4.1.2) -------------------------------------------------
 
     def on_client_hello(self, message: ClientHello, raw: bytes) -> State:
+        if self.state is State.CONNECTED:
+            return self.on_renegotiation_client_hello(message, raw)
         self.allow_change_cipher_spec(True)
         self.check_extensions(message.extensions, CLIENT_HELLO, "ClientHello")
         if any(e.extension_type == E.pre_shared_key for e in message.extensions[:-1]):
@@ -121,16 +125,9 @@ class ServerConnection(Handshake13):
                 "pre_shared_key is not the last extension of the ClientHello", rfc="RFC 8446 §4.2.11"
             )
         extensions = {int(e.extension_type): e.extension_data for e in message.extensions}
-        versions = extensions.get(E.supported_versions)
-        offered_versions = versions.versions if isinstance(versions, SupportedVersionsClientHello) else ()
-        self.check(
-            ProtocolVersion.TLS1_3 in offered_versions,
-            "tls13_offered",
-            alerts.ProtocolVersionAlert,
-            "the ClientHello does not offer TLS 1.3 in supported_versions "
-            f"(legacy_version {name_of(message.legacy_version)}); this server speaks only TLS 1.3",
-            "RFC 8446 §4.2.1",
-        )
+        self.selected_version = self.select_version(message, extensions)
+        if self.selected_version == ProtocolVersion.TLS1_2:
+            return self.accept_client_hello_12(message, raw, extensions)
         self.check(
             message.legacy_compression_methods == b"\x00",
             "legacy_compression_methods",
@@ -153,6 +150,34 @@ class ServerConnection(Handshake13):
         self.transcript_before_client_hello = self.transcript.fork()
         self.received(raw, "ClientHello")
         return State.RECVD_CH
+
+    def select_version(self, message: ClientHello, extensions: dict[int, WireStruct]) -> ProtocolVersion:
+        """RFC 8446 §4.2.1: the highest version both sides support.
+
+        "If the 'supported_versions' extension is absent and the server
+        supports TLS 1.2, it negotiates TLS 1.2 (legacy_version >= 0x0303)";
+        if no version is shared, the answer is a protocol_version alert."""
+        versions = extensions.get(E.supported_versions)
+        if isinstance(versions, SupportedVersionsClientHello):
+            offered: tuple[int, ...] = versions.versions
+        else:
+            offered = (ProtocolVersion.TLS1_2,) if message.legacy_version >= ProtocolVersion.TLS1_2 else ()
+        if self.hello_retry_group is not None:
+            offered = tuple(v for v in offered if v == ProtocolVersion.TLS1_3)  # RFC 8446 §4.1.4
+        for version in self.config.versions:
+            if version in offered:
+                self.choose("version", name_of(ProtocolVersion(version)), "the highest version both sides support")
+                return ProtocolVersion(version)
+        supported = ", ".join(name_of(ProtocolVersion(v)) for v in self.config.versions)
+        self.check(
+            False,
+            "version_in_common",
+            alerts.ProtocolVersionAlert,
+            f"the ClientHello offers {', '.join(name_of(v) for v in offered) or 'no version'}; "
+            f"this server speaks {supported}",
+            "RFC 8446 §4.2.1",
+        )
+        raise AssertionError("unreachable")
 
     def check_second_client_hello(self, message: ClientHello, extensions: dict[int, WireStruct]) -> None:
         """RFC 8446 §4.1.2: the second ClientHello must answer the HelloRetryRequest."""
@@ -180,11 +205,15 @@ class ServerConnection(Handshake13):
 
     def advance(self) -> None:
         if self.state is State.RECVD_CH:
-            self.negotiate()
+            if self.version == ProtocolVersion.TLS1_2:
+                self.negotiate_12()
+            else:
+                self.negotiate()
 
     def negotiate(self) -> None:
         hello = self.client_hello
         assert hello is not None
+        self.version = ProtocolVersion.TLS1_3
         suite = self.select_cipher_suite(hello)
         if self.cipher_suite is not None and suite != self.cipher_suite:
             raise alerts.IllegalParameter(
@@ -206,6 +235,13 @@ class ServerConnection(Handshake13):
         if psk is None:
             self.secrets.pop("early_secret", None)  # a full handshake: no PSK in it
             scheme = self.select_signature_scheme()
+            if E.early_data in self.client_extensions:
+                # RFC 8446 §4.2.10: without a selected PSK the server ignores the
+                # extension and "skips past early data by attempting to deprotect
+                # received records using the handshake traffic key, and
+                # discarding records which fail deprotection".
+                self.choose("early_data", "rejected", "no PSK was accepted: a full handshake")
+                self.skip_early_data(max(self.config.max_early_data_size, 2**14))
         else:
             self.resumed = True
             self.select_early_data(*psk)
@@ -328,9 +364,6 @@ class ServerConnection(Handshake13):
         self.early_data_accepted = True
         self.max_early_data = state.max_early_data_size
         self.compute_early_traffic_secrets(self.transcript.digest())
-
-    def choose(self, subject: str, choice: str, reason: str) -> None:
-        self.observe(trace.ChoiceMade(role=self.role, subject=subject, choice=choice, reason=reason))
 
     def select_cipher_suite(self, hello: ClientHello) -> CipherSuite:
         for suite in self.config.cipher_suites:

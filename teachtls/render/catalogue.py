@@ -1363,6 +1363,64 @@ STEPS: dict[str, Explanation] = {
 # =============================================================================
 
 CHECKS: dict[str, Explanation] = {
+    "version_in_common": _x(
+        "A protocol version both sides speak",
+        "RFC 8446 §4.2.1",
+        """The server picks the highest version it supports among those the client offers in
+        supported_versions (or, without that extension, TLS 1.2 if legacy_version is 0x0303). With
+        none in common, the only answer is a protocol_version alert.""",
+    ),
+    "null_compression_offered": _x(
+        "The null compression method is offered",
+        "RFC 5246 §7.4.1.2",
+        """Every TLS 1.2 ClientHello must offer compression method 0 (none). Compression was
+        dropped after the CRIME attack showed how it leaks secrets through record lengths.""",
+    ),
+    "renegotiation_info_empty": _x(
+        "Empty renegotiation_info in a first handshake",
+        "RFC 5746 §3.4",
+        """In the first handshake of a connection the renegotiation_info extension carries nothing:
+        there is no earlier Finished to prove. A non-empty value means someone is splicing
+        handshakes together, the attack RFC 5746 exists to stop.""",
+    ),
+    "renegotiation_info_verify_data": _x(
+        "The re-handshake proves it continues this connection",
+        "RFC 5746 §3.5",
+        """In a renegotiation, the hellos carry the last Finished values (client's, then
+        server's). An attacker who injected his own handshake first cannot know them, so the
+        prefix-injection attack of 2009 fails here.""",
+    ),
+    "extended_master_secret_on_resumption": _x(
+        "A resumed session keeps the extended master secret",
+        "RFC 7627 §5.3",
+        """A session whose master secret was bound to its handshake (extended master secret) must
+        not be resumed without that extension, or the triple-handshake attack becomes possible
+        again.""",
+    ),
+    "ec_curve_type_named": _x(
+        "The ECDH parameters name a curve",
+        "RFC 8422 §5.4",
+        """A TLS 1.2 ServerKeyExchange must use a named curve (curve_type 3). Explicit curve
+        parameters were deprecated: a server could otherwise make a client compute on a weak curve.""",
+    ),
+    "ec_curve_offered": _x(
+        "The server's curve was offered",
+        "RFC 8422 §5.4",
+        """The ServerKeyExchange must use a curve from the client's supported_groups.""",
+    ),
+    "server_key_exchange_algorithm": _x(
+        "The ServerKeyExchange signature scheme was offered",
+        "RFC 5246 §7.4.3",
+        """The server signs its ECDH parameters with a scheme from the client's
+        signature_algorithms that fits its certificate's key.""",
+    ),
+    "server_key_exchange_signature": _x(
+        "The ServerKeyExchange signature verifies",
+        "RFC 5246 §7.4.3",
+        """The signature covers client_random + server_random + the ECDH parameters. It is what
+        authenticates a TLS 1.2 ECDHE handshake: without it a man in the middle could substitute
+        his own key. (TLS 1.3 signs the whole transcript in CertificateVerify instead.)""",
+    ),
     "tls13_offered": _x(
         "The client offers TLS 1.3",
         "RFC 8446 §4.2.1",

@@ -311,6 +311,40 @@ class _Items:
                 rows=(("data", _preview(event.data)),),
                 explanation=catalogue.FIELDS["ApplicationData"],
             )
+        if isinstance(event, trace.ChoiceMade):
+            return Item(
+                anchor=anchor,
+                role=role,
+                title=f"chooses {event.subject.replace('_', ' ')}: {event.choice}",
+                detail=event.reason,
+                explanation=Explanation(title="Negotiation", text="", rfc=event.rfc or "RFC 8446 §4.1.1"),
+                compact=True,
+            )
+        if isinstance(event, trace.BinderComputed | trace.BinderVerified):
+            verified = isinstance(event, trace.BinderVerified)
+            ok = event.ok if isinstance(event, trace.BinderVerified) else True
+            rows = [
+                ("PSK identity", str(event.identity_index)),
+                ("Transcript-Hash(Truncated(ClientHello))", event.transcript_hash.hex()),
+                ("binder_key", event.binder_key.hex() or "(redacted)"),
+                ("binder" + (" expected" if verified else ""), event.binder.hex() or "(redacted)"),
+            ]
+            if isinstance(event, trace.BinderVerified):
+                rows.append(("binder received", event.received.hex() or "(redacted)"))
+            return Item(
+                anchor=anchor,
+                role=role,
+                title=("verifies" if verified else "computes") + " the PSK binder"
+                + ("" if ok else ": MISMATCH"),
+                status="ok" if ok else "fail",
+                rows=tuple(rows),
+                explanation=Explanation(
+                    title="PSK binder",
+                    text="An HMAC over the ClientHello (cut before the binders) with a key derived from the "
+                    "PSK: it proves the client holds the PSK and ties the PSK to this very ClientHello.",
+                    rfc=event.rfc,
+                ),
+            )
         if isinstance(event, trace.Note):
             return Item(
                 anchor=anchor,

@@ -33,7 +33,7 @@ from pathlib import Path
 import attrs
 import graphviz
 
-from teachtls.handshake.states import SEND_TRANSITIONS, TABLES, State
+from teachtls.handshake.states import SEND_TRANSITIONS, TABLES, RecordMessage, State
 from teachtls.render import common, style
 from teachtls.trace import events as trace
 from teachtls.wire.enums import HandshakeType
@@ -56,7 +56,7 @@ class Edge:
     in_table: bool = True
 
 
-def message_name(message: HandshakeType) -> str:
+def message_name(message: HandshakeType | RecordMessage) -> str:
     """`HandshakeType.server_hello` -> "ServerHello", as messages are named in traces."""
     return "".join(part.capitalize() for part in message.name.split("_"))
 

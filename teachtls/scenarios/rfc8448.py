@@ -41,7 +41,14 @@ from teachtls.config import Config
 from teachtls.crypto import signature
 from teachtls.sessions import ClientSession, SessionState
 from teachtls.trace.observer import Observer, ignore
-from teachtls.wire.enums import CipherSuite, ExtensionType, NamedGroup, PskKeyExchangeMode, SignatureScheme
+from teachtls.wire.enums import (
+    CipherSuite,
+    ExtensionType,
+    NamedGroup,
+    ProtocolVersion,
+    PskKeyExchangeMode,
+    SignatureScheme,
+)
 from teachtls.wire.extensions import Cookie, OfferedPsks, find_extension
 from teachtls.wire.messages import Certificate, CertificateVerify, parse_handshake
 
@@ -299,6 +306,7 @@ def client_config(scenario: str, observer: Observer = ignore) -> Config:
         send_renegotiation_info=True,
         send_session_ticket_extension=scenario == "simple_1rtt",
         status_request=False,
+        versions=(ProtocolVersion.TLS1_3,),
         psk_key_exchange_modes=(PskKeyExchangeMode.psk_dhe_ke,),
         random=ScriptedRandom(*randoms),
         clock=lambda: TIMESTAMP,
