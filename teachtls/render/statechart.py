@@ -40,6 +40,25 @@ from teachtls.wire.enums import HandshakeType
 
 MACHINES = {"client": "client13", "server": "server13"}
 APPENDIX = {"client": "RFC 8446 §A.1", "server": "RFC 8446 §A.2"}
+# TLS 1.2 (RFC 5246 §7.3 draws message flows, not machines; teachtls's tables follow them).
+MACHINES_12 = {"client": "client12", "server": "server12"}
+APPENDIX_12 = "RFC 5246 §7.3"
+
+
+def machine_of(role: str, version: str) -> str:
+    return MACHINES_12[role] if version == "1.2" else MACHINES[role]
+
+
+def appendix_of(role: str, version: str) -> str:
+    return APPENDIX_12 if version == "1.2" else APPENDIX[role]
+
+
+def version_of(role: str, events: Sequence[trace.TraceEvent] | None) -> str:
+    """"1.2" when the trace shows `role` running a TLS 1.2 machine, else "1.3"."""
+    for event in events or ():
+        if isinstance(event, trace.StateChanged) and event.role == role and event.machine.endswith("12"):
+            return "1.2"
+    return "1.3"
 LABEL_WIDTH = 24  # characters per line of an arrow label
 
 
@@ -61,9 +80,9 @@ def message_name(message: HandshakeType | RecordMessage) -> str:
     return "".join(part.capitalize() for part in message.name.split("_"))
 
 
-def table_edges(role: str) -> list[Edge]:
+def table_edges(role: str, version: str = "1.3") -> list[Edge]:
     """Every transition of `role`'s tables, in table order."""
-    machine = MACHINES[role]
+    machine = machine_of(role, version)
     edges: list[Edge] = []
     for send in SEND_TRANSITIONS[machine]:
         edges.append(
@@ -73,7 +92,7 @@ def table_edges(role: str) -> list[Edge]:
                 label=send.action,
                 trigger=send.action,
                 own_action=True,
-                tooltip=f"{send.source.value} -> {send.target.value}: {send.action} ({APPENDIX[role]})",
+                tooltip=f"{send.source.value} -> {send.target.value}: {send.action} ({appendix_of(role, version)})",
             )
         )
     for (state, message), transition in TABLES[machine].items():
@@ -90,7 +109,7 @@ def table_edges(role: str) -> list[Edge]:
                     label=label,
                     trigger=name,
                     own_action=False,
-                    tooltip=f"{state.value} -> {target.value}: {transition.handler}() ({APPENDIX[role]})",
+                    tooltip=f"{state.value} -> {target.value}: {transition.handler}() ({appendix_of(role, version)})",
                 )
             )
     return edges
@@ -111,8 +130,10 @@ class TracedPath:
     alerts: dict[int, trace.AlertEvent]
 
 
-def traced_path(role: str, events: Sequence[trace.TraceEvent]) -> TracedPath:
-    machine = MACHINES[role]
+def traced_path(role: str, events: Sequence[trace.TraceEvent], version: str = "1.3") -> TracedPath:
+    # A TLS 1.2 connection starts in the 1.3 machine (one ClientHello offers
+    # both) and moves to the 1.2 one at the hello that picks TLS 1.2.
+    machines = {machine_of(role, version)} | ({MACHINES[role]} if version == "1.2" else set())
     steps: list[trace.StateChanged] = []
     alerts: dict[int, trace.AlertEvent] = {}
     last_alert: trace.AlertEvent | None = None
@@ -121,7 +142,7 @@ def traced_path(role: str, events: Sequence[trace.TraceEvent]) -> TracedPath:
             continue
         if isinstance(event, trace.AlertEvent) and event.level == "fatal":
             last_alert = event
-        elif isinstance(event, trace.StateChanged) and event.machine == machine:
+        elif isinstance(event, trace.StateChanged) and event.machine in machines:
             if last_alert is not None:
                 alerts[len(steps)] = last_alert
                 last_alert = None
@@ -138,13 +159,20 @@ def _match(step: trace.StateChanged, edges: Sequence[Edge]) -> Edge | None:
     return candidates[0] if candidates else None
 
 
-def statechart_graph(role: str, events: common.TraceLike | None = None) -> graphviz.Digraph:
-    """The state chart of `role` ("client" or "server"), with a trace's path if given."""
+def statechart_graph(
+    role: str, events: common.TraceLike | None = None, version: str | None = None
+) -> graphviz.Digraph:
+    """The state chart of `role` ("client" or "server"), with a trace's path if given.
+
+    `version` is "1.3" or "1.2"; by default the trace's (TLS 1.3 without one)."""
     if role not in MACHINES:
         raise ValueError(f"role must be 'client' or 'server', not {role!r}")
-    edges = table_edges(role)
     loaded = common.load(events) if events is not None else None
-    path = traced_path(role, loaded) if loaded is not None else TracedPath((), {})
+    version = version or version_of(role, loaded)
+    if version not in ("1.2", "1.3"):
+        raise ValueError(f"version must be '1.2' or '1.3', not {version!r}")
+    edges = table_edges(role, version)
+    path = traced_path(role, loaded, version) if loaded is not None else TracedPath((), {})
 
     # Which edges the trace took, and when (1-based step numbers).
     taken: dict[Edge, list[int]] = {}
@@ -177,7 +205,7 @@ def statechart_graph(role: str, events: common.TraceLike | None = None) -> graph
     highlighting = loaded is not None
 
     graph = graphviz.Digraph(name=f"statechart_{role}")
-    title = f"{role.capitalize()} handshake states ({APPENDIX[role]}, TLS 1.3)"
+    title = f"{role.capitalize()} handshake states ({appendix_of(role, version)}, TLS {version})"
     if highlighting:
         title += f"\npath of this trace: {len(path.steps)} numbered steps"
     graph.attr(
@@ -288,15 +316,17 @@ def _key(graph: graphviz.Digraph, *, failed: bool) -> None:
         key.node("key", label=style.html_label(table), shape="plaintext", fontsize=str(style.SMALL_FONT_SIZE))
 
 
-def statechart_dot(role: str, events: common.TraceLike | None = None) -> str:
-    source: str = statechart_graph(role, events).source
+def statechart_dot(role: str, events: common.TraceLike | None = None, version: str | None = None) -> str:
+    source: str = statechart_graph(role, events, version).source
     return source
 
 
-def statechart_svg(role: str, events: common.TraceLike | None = None) -> str:
-    return style.svg_text(statechart_graph(role, events))
+def statechart_svg(role: str, events: common.TraceLike | None = None, version: str | None = None) -> str:
+    return style.svg_text(statechart_graph(role, events, version))
 
 
-def render_statechart(role: str, path: str | os.PathLike[str], events: common.TraceLike | None = None) -> Path:
+def render_statechart(
+    role: str, path: str | os.PathLike[str], events: common.TraceLike | None = None, version: str | None = None
+) -> Path:
     """Write the chart to `path`; the format follows the suffix (.svg, .png, .pdf, .dot)."""
-    return style.write_graph(statechart_graph(role, events), path)
+    return style.write_graph(statechart_graph(role, events, version), path)
