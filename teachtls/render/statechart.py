@@ -77,7 +77,9 @@ class Edge:
 
 def message_name(message: HandshakeType | RecordMessage) -> str:
     """`HandshakeType.server_hello` -> "ServerHello", as messages are named in traces."""
-    return "".join(part.capitalize() for part in message.name.split("_"))
+    # TLS 1.2's messages are "_RESERVED" in RFC 8446's HandshakeType enum.
+    name = message.name.removesuffix("_RESERVED")
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 def table_edges(role: str, version: str = "1.3") -> list[Edge]:
