@@ -107,6 +107,7 @@ def rows(events: Sequence[trace.TraceEvent], detail: str = "messages") -> list[R
     carriers = _carrying_records(steps)
     alert_records = _alert_records(events, steps, roles)
     claimed_records = {id(record) for record in alert_records.values()}
+    tls13 = not any(isinstance(e, trace.ParametersNegotiated) and e.version == "TLS 1.2" for e in events)
 
     result: list[Row] = []
     for event in events:
@@ -119,7 +120,7 @@ def rows(events: Sequence[trace.TraceEvent], detail: str = "messages") -> list[R
             if detail == "records":
                 result.append(_record_arrow(step, number, _carried_messages(steps, carriers, event)))
             elif id(event) not in claimed_records:
-                arrow = _non_handshake_arrow(step, number)
+                arrow = _non_handshake_arrow(step, number, tls13)
                 if arrow is not None:
                     result.append(arrow)
         elif isinstance(event, trace.AlertEvent) and detail != "records" and _drawn_alert(event, roles):
@@ -274,14 +275,18 @@ def _message_arrow(step: common.Step, number: int, record: trace.RecordEvent | N
     )
 
 
-def _non_handshake_arrow(step: common.Step, number: int) -> Arrow | None:
+def _non_handshake_arrow(step: common.Step, number: int, tls13: bool = True) -> Arrow | None:
     """change_cipher_spec and application data records, drawn in the messages view."""
     record = step.event
     assert isinstance(record, trace.RecordEvent)
     kind = _record_type(record)
     if kind == ContentType.change_cipher_spec:
         title = "ChangeCipherSpec"
-        details: tuple[str, ...] = ("middlebox compatibility (RFC 8446 §D.4)",)
+        details: tuple[str, ...] = (
+            ("middlebox compatibility (RFC 8446 §D.4)",)
+            if tls13
+            else ("next records: new keys (RFC 5246 §7.1)",)
+        )
     elif kind == ContentType.application_data:
         title = "Application Data"
         details = (f"{_content_length(record)} bytes", *_after_key_update(record))
@@ -432,7 +437,8 @@ def message_details(message: trace.MessageEvent) -> list[str]:
     elif name in ("EncryptedExtensions", "CertificateRequest"):
         add("extensions", _extension_types(message) or ["(none)"])
     elif name == "Certificate":
-        certificates = _values(message, r"certificate_list\[\d+\]\.cert_data")
+        # TLS 1.3: certificate_list[i].cert_data; TLS 1.2: certificate_list[i] itself.
+        certificates = _values(message, r"certificate_list\[\d+\](\.cert_data)?")
         subjects = [_subject(value) for value in certificates]
         if subjects:
             add("subject", subjects[:1])
@@ -442,6 +448,13 @@ def message_details(message: trace.MessageEvent) -> list[str]:
             lines.append("empty: no certificate")
     elif name == "CertificateVerify":
         add("algorithm", _values(message, r"\.algorithm"))
+    elif name == "ServerKeyExchange":
+        add("curve", _values(message, r"\.namedcurve"))
+        add("signed with", _values(message, r"\.algorithm"))
+    elif name == "ClientKeyExchange":
+        lines.append("ECDH public key" if _values(message, r"ecdh_Yc") else "encrypted pre-master secret")
+    elif name == "NewSessionTicket" and _values(message, r"ticket_lifetime_hint"):
+        add("ticket_lifetime_hint", _values(message, r"ticket_lifetime_hint"))
     elif name == "Finished":
         add("verify_data", [_short(value) for value in _values(message, r"verify_data")])
     elif message.summary:
@@ -525,7 +538,7 @@ def _title_label(events: Sequence[trace.TraceEvent], title: str | None) -> str:
         return style.html_label("<BR/>".join(style.escape(line) for line in title.splitlines()))
     negotiated = next((e for e in events if isinstance(e, trace.ParametersNegotiated)), None)
     fatal = next((e for e in events if isinstance(e, trace.AlertEvent) and e.level == "fatal"), None)
-    text = "TLS 1.3 handshake"
+    text = f"{negotiated.version if negotiated is not None else 'TLS 1.3'} handshake"
     if negotiated is not None:
         # (The signature schemes are on the CertificateVerify arrows, each with its signer.)
         text += ": " + ", ".join(part for part in (negotiated.cipher_suite, negotiated.group) if part)
