@@ -16,6 +16,7 @@ from teachtls.connection import (
 from teachtls.handshake.alerts import AlertError, LocalAlert, RemoteAlert, TLSError
 from teachtls.handshake.client13 import ClientConnection
 from teachtls.handshake.server13 import ServerConnection
+from teachtls.trace.trace import Trace
 
 __version__ = "0.1.0"
 
@@ -32,5 +33,6 @@ __all__ = [
     "ServerConnection",
     "SessionTicketReceived",
     "TLSError",
+    "Trace",
     "WarningAlertReceived",
 ]

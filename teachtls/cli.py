@@ -3,25 +3,48 @@
     teachtls demo    [--trace FILE] [--out DIR]
     teachtls serve   [--host H] [--port P] --cert CERT.pem --key KEY.pem
                      [--tls-version 1.3] [--trace-dir DIR] [--keylog FILE]
-                     [--alpn PROTO ...]
+                     [--alpn PROTO ...] [--tickets N] [--early-data BYTES]
+                     [--ocsp RESPONSE.der]
     teachtls connect HOST:PORT [--cafile CA.pem] [--servername NAME]
                      [--tls-version 1.3] [--trace FILE] [--keylog FILE]
                      [--insecure] [--path /] [--timeout SECONDS] [--alpn PROTO ...]
 
+    teachtls diagram     TRACE -o OUT.svg [--detail messages|keys|records] [--title T]
+    teachtls keyschedule TRACE -o OUT.svg [--role client|server]
+    teachtls statechart  --role client|server [--trace TRACE] -o OUT.svg
+    teachtls explain     TRACE -o OUT.html|.md|.rst [--title T]
+    teachtls keylog      TRACE -o keys.txt
+    teachtls pcap        TRACE -o capture.pcapng
+
+  (TRACE is a JSON Lines trace; `--scenario NAME` names a deterministic
+  scenario instead, e.g. rfc8448-simple. Pictures are .svg, .png, .pdf or .dot.)
+
 * `demo` runs a client and a server against each other in memory, with a
   freshly made CA and certificate: no sockets at all. Both sides report to
   one `Recorder`, so the trace is the whole conversation in order. It prints
-  a step-by-step walkthrough and saves the trace as JSON Lines.
+  a step-by-step walkthrough and saves the trace as JSON Lines, with its
+  sequence diagram (diagram.svg) and annotated page (page.html) beside it.
 * `serve` is a small HTTPS server (teachtls/net/server.py) whose page shows
   what each connection negotiated. `--trace-dir` keeps one trace per
   connection; `--keylog` lets Wireshark decrypt a capture.
+  `--tickets N` (2 by default, 0 for none) NewSessionTickets follow each
+  handshake, all sealed by one `StatelessTickets` store shared by the whole
+  server, so a client can resume on a later connection (RFC 8446 §2.2);
+  `--early-data BYTES` lets those tickets carry up to BYTES of 0-RTT data
+  (§2.3). `--ocsp` staples a DER OCSP response to the certificate for
+  clients that ask (RFC 6066 §8); it is sent as it is, so a stale or
+  revoked response shows what a client does with one.
 * `connect` is a tiny HTTPS client: handshake, `GET`, print the response.
   It works against `teachtls serve`, `openssl s_server -www` and real sites.
+* `diagram`, `keyschedule`, `statechart` and `explain` draw and explain a
+  saved trace (teachtls.render); `keylog` and `pcap` hand it to Wireshark.
 
 The command line is a contract (scripts and tests rely on it). Exit codes:
 0 success, 1 the connection or handshake failed (one line on stderr says
 why), 2 bad usage (argparse's convention), including `--tls-version 1.2`,
-which is not implemented yet.
+which is not implemented yet. For the trace commands: 2 when the trace is
+missing or malformed or -o has a suffix they cannot write, 1 when writing
+fails.
 
 Not for production: teachtls prints and stores secrets on purpose.
 """
@@ -33,7 +56,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 
 import attrs
@@ -48,12 +71,18 @@ from teachtls.net.session import DEFAULT_TIMEOUT, client_config, connect, descri
 from teachtls.pki.generate import issue_leaf, make_ca
 from teachtls.pki.verify import load_trust_store
 from teachtls.render.walkthrough import render_walkthrough
+from teachtls.sessions import SessionState, SessionStore, StatelessTickets
 from teachtls.trace.events import TraceEvent
 from teachtls.trace.jsonl import JsonlWriter, dump_jsonl
 from teachtls.trace.keylog import KeylogWriter
 from teachtls.trace.observer import Observer, Recorder, fan_out, ignore
 
 SUPPORTED_TLS_VERSIONS = ("1.3",)
+
+# RFC 8446 §4.6.1: max_early_data_size is a uint32.
+MAX_EARLY_DATA_SIZE = 2**32 - 1
+# RFC 6066 §8: "opaque OCSPResponse<1..2^24-1>;"
+MAX_OCSP_RESPONSE = 2**24 - 1
 
 
 def tls_version(text: str) -> str:
@@ -63,6 +92,21 @@ def tls_version(text: str) -> str:
     if text == "1.2":
         raise argparse.ArgumentTypeError("TLS 1.2 is not implemented yet; teachtls speaks only TLS 1.3 for now")
     raise argparse.ArgumentTypeError(f"unknown TLS version {text!r}; choose 1.3")
+
+
+def count_between(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +134,23 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="per-connection socket timeout"
     )
+    server.add_argument(
+        "--tickets",
+        type=count_between(0, 16),
+        default=2,
+        metavar="N",
+        help="NewSessionTickets after each handshake, for resumption; 0 disables (default: %(default)s)",
+    )
+    server.add_argument(
+        "--early-data",
+        type=count_between(0, MAX_EARLY_DATA_SIZE),
+        default=0,
+        metavar="BYTES",
+        help="accept this much 0-RTT data with a ticket; 0 refuses early data (default: %(default)s)",
+    )
+    server.add_argument(
+        "--ocsp", metavar="RESPONSE.der", help="a DER OCSP response to staple for clients that ask (status_request)"
+    )
     server.set_defaults(run=run_serve)
 
     client = commands.add_parser("connect", help="connect, send GET, print the response")
@@ -106,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     client.add_argument("--alpn", nargs="+", action="extend", default=[], metavar="PROTO", help="ALPN protocols")
     client.set_defaults(run=run_connect)
+    add_render_commands(commands)
     return parser
 
 
@@ -146,7 +208,25 @@ def run_demo(args: argparse.Namespace) -> int:
         file.write(render_walkthrough(events))
     print(f"teachtls: wrote the trace ({len(events)} events) to {trace_path}")
     print(f"teachtls: wrote the walkthrough to {walkthrough_path}")
+    write_demo_pictures(events, args.out)
     return 0
+
+
+def write_demo_pictures(events: list[TraceEvent], directory: str) -> None:
+    """The sequence diagram and the annotated page, beside the trace; says where."""
+    from teachtls.render.pages import write_page
+    from teachtls.render.sequence import render_sequence
+
+    diagram_path = os.path.join(directory, "diagram.svg")
+    try:
+        render_sequence(events, diagram_path)
+    except RuntimeError as error:  # graphviz.ExecutableNotFound: no `dot` program
+        print(f"teachtls: could not draw the sequence diagram ({error}); install Graphviz", file=sys.stderr)
+    else:
+        print(f"teachtls: wrote the sequence diagram to {diagram_path}")
+    page_path = os.path.join(directory, "page.html")
+    write_page(events, page_path)  # without Graphviz the page says why it has no diagram
+    print(f"teachtls: wrote the annotated page (every byte explained) to {page_path}")
 
 
 def demo_trace() -> list[TraceEvent]:
@@ -192,10 +272,29 @@ def deliver(sender: Connection, receiver: Connection) -> list[Event]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if args.early_data and not args.tickets:
+        # 0-RTT data rides on a ticket's PSK (RFC 8446 §2.3): no tickets, no early data.
+        print("teachtls: --early-data needs session tickets (--tickets 1 or more)", file=sys.stderr)
+        return 2
     try:
         base = server_config(args.cert, args.key, alpn=args.alpn)
     except (OSError, ValueError) as error:
         return fail(f"cannot load the certificate or key: {error}")
+    if args.ocsp:
+        try:
+            with open(args.ocsp, "rb") as file:
+                ocsp_response = file.read()
+        except OSError as error:
+            return fail(f"cannot read the OCSP response {args.ocsp}: {error.strerror or error}")
+        if not 1 <= len(ocsp_response) <= MAX_OCSP_RESPONSE:
+            return fail(f"the OCSP response {args.ocsp} must hold 1 to {MAX_OCSP_RESPONSE} bytes of DER")
+        base = attrs.evolve(base, ocsp_response=ocsp_response)
+    if args.tickets:
+        # One store for every connection: a ticket sealed on connection 1 must
+        # open on connection 2. Connections run in threads, hence the lock.
+        store: SessionStore = LockedSessionStore(StatelessTickets(base.random, base.clock))
+        base = attrs.evolve(base, session_tickets=args.tickets, session_store=store)
+    base = attrs.evolve(base, max_early_data_size=args.early_data)
     if args.trace_dir:
         os.makedirs(args.trace_dir, exist_ok=True)
     keylog_lock = threading.Lock()
@@ -234,6 +333,31 @@ def locked(observer: Observer, lock: threading.Lock) -> Observer:
             observer(event)
 
     return call
+
+
+class LockedSessionStore:
+    """A `SessionStore` shared by connection threads, used by one at a time.
+
+    The sans-I/O core is single-threaded; a server's threads are not.
+    `use_once` is where it matters: "seen this ticket?" and "remember it" must
+    happen as one step, or two replays of the same 0-RTT data racing on two
+    connections could both be accepted (RFC 8446 §8)."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store_behind = store
+        self._lock = threading.Lock()
+
+    def store(self, state: SessionState) -> bytes:
+        with self._lock:
+            return self.store_behind.store(state)
+
+    def retrieve(self, ticket: bytes, now: float) -> SessionState | None:
+        with self._lock:
+            return self.store_behind.retrieve(ticket, now)
+
+    def use_once(self, ticket: bytes) -> bool:
+        with self._lock:
+            return self.store_behind.use_once(ticket)
 
 
 # --- teachtls connect -----------------------------------------------------------------
@@ -300,7 +424,7 @@ def run_connect(args: argparse.Namespace) -> int:
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """"host:port", "[v6]:port" or "host" (port 443) -> (host, port)."""
+    """ "host:port", "[v6]:port" or "host" (port 443) -> (host, port)."""
     host, port = address, "443"
     if address.startswith("["):
         host, _, rest = address[1:].partition("]")
@@ -311,6 +435,173 @@ def split_address(address: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"bad address {address!r}; expected HOST:PORT")
     return host, int(port)
+
+
+# --- teachtls diagram / keyschedule / statechart / explain / keylog / pcap -------------
+#
+# Each reads a saved trace (a JSON Lines file, or `--scenario NAME` for one of
+# the named deterministic scenarios) and writes one file; the format follows
+# the suffix of -o. The renderers are imported inside these functions: they
+# pull in Graphviz, which `serve` and `connect` never need.
+#
+# Exit codes: 2 when the input is wrong (no such trace, not a trace, an output
+# suffix no renderer writes), as for any other bad usage; 1 when writing
+# fails (a missing directory, Graphviz's `dot` not installed).
+
+
+class UsageError(Exception):
+    """Bad input to a command: exit 2 with the message."""
+
+
+def add_render_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the commands that turn a saved trace into pictures, pages and captures."""
+    from teachtls.render.sequence import DETAILS
+    from teachtls.scenarios.named import SCENARIOS
+
+    def command(
+        name: str, summary: str, run: Callable[[argparse.Namespace], int], output: str
+    ) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=summary)
+        parser.add_argument("-o", "--output", required=True, metavar=output, help="the file to write")
+        parser.set_defaults(run=run)
+        return parser
+
+    def trace_source(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
+        if positional:
+            parser.add_argument("trace", nargs="?", metavar="TRACE", help="a JSON Lines trace file")
+        else:
+            parser.add_argument("--trace", metavar="TRACE", help="a JSON Lines trace file whose path to highlight")
+        parser.add_argument("--scenario", choices=list(SCENARIOS), metavar="NAME", help="a named scenario instead")
+
+    diagram = command("diagram", "draw a trace's sequence diagram", run_diagram, "OUT.svg|.png|.pdf|.dot")
+    trace_source(diagram)
+    diagram.add_argument("--detail", choices=DETAILS, default="messages", help="(default: %(default)s)")
+    diagram.add_argument("--title", help="the diagram's title (default: the negotiated parameters)")
+
+    keyschedule = command("keyschedule", "draw one side's key schedule", run_keyschedule, "OUT.svg|.png|.pdf|.dot")
+    trace_source(keyschedule)
+    keyschedule.add_argument("--role", choices=("client", "server"), default="client", help="(default: %(default)s)")
+
+    statechart = command("statechart", "draw a state machine, and the path a trace took", run_statechart, "OUT.svg")
+    trace_source(statechart, positional=False)
+    statechart.add_argument("--role", choices=("client", "server"), required=True, help="whose state machine")
+
+    explain = command("explain", "write the annotated page: every byte explained", run_explain, "OUT.html|.md|.rst")
+    trace_source(explain)
+    explain.add_argument("--title", help="the page's title (default: the negotiated parameters)")
+
+    keylog = command("keylog", "write the trace's secrets as an NSS key log (Wireshark)", run_keylog, "keys.txt")
+    trace_source(keylog)
+
+    pcap = command("pcap", "write the trace's records as a pcapng capture", run_pcap, "capture.pcapng")
+    trace_source(pcap)
+
+
+def run_diagram(args: argparse.Namespace) -> int:
+    from teachtls.render.sequence import render_sequence
+    from teachtls.render.style import FORMATS
+
+    return render_command(
+        args,
+        "the sequence diagram",
+        lambda events: render_sequence(events, args.output, detail=args.detail, title=args.title),
+        sorted(FORMATS),
+    )
+
+
+def run_keyschedule(args: argparse.Namespace) -> int:
+    from teachtls.render.keyschedule import render_keyschedule
+    from teachtls.render.style import FORMATS
+
+    return render_command(
+        args,
+        f"the {args.role}'s key schedule",
+        lambda events: render_keyschedule(events, args.output, args.role),
+        sorted(FORMATS),
+    )
+
+
+def run_statechart(args: argparse.Namespace) -> int:
+    from teachtls.render.statechart import render_statechart
+    from teachtls.render.style import FORMATS
+
+    optional = args.trace is None and args.scenario is None  # the bare chart, no path on it
+    return render_command(
+        args,
+        f"the {args.role}'s state chart",
+        lambda events: render_statechart(args.role, args.output, None if optional else events),
+        sorted(FORMATS),
+        needs_trace=not optional,
+    )
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from teachtls.render.pages import RENDERERS, write_page
+
+    return render_command(
+        args, "the annotated page", lambda events: write_page(events, args.output, title=args.title), sorted(RENDERERS)
+    )
+
+
+def run_keylog(args: argparse.Namespace) -> int:
+    from teachtls.trace.keylog import write_keylog
+
+    return render_command(args, "the key log", lambda events: write_keylog(events, args.output), needs_secrets=True)
+
+
+def run_pcap(args: argparse.Namespace) -> int:
+    from teachtls.trace.pcap import write_pcapng
+
+    return render_command(args, "the capture", lambda events: write_pcapng(events, args.output))
+
+
+def render_command(
+    args: argparse.Namespace,
+    what: str,
+    write: Callable[[list[TraceEvent]], object],
+    formats: Sequence[str] | None = None,
+    *,
+    needs_trace: bool = True,
+    needs_secrets: bool = False,
+) -> int:
+    """Check the output suffix, read the trace, write `what`; returns the exit code."""
+    suffix = os.path.splitext(args.output)[1].lower()
+    try:
+        if formats is not None and suffix not in formats:
+            raise UsageError(f"cannot write {args.output}: use one of {', '.join(formats)}")
+        events = read_trace(args, needs_secrets=needs_secrets) if needs_trace else []
+    except UsageError as error:
+        print(f"teachtls: {error}", file=sys.stderr)
+        return 2
+    try:
+        write(events)
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}")
+    except RuntimeError as error:  # graphviz.ExecutableNotFound: no `dot` program
+        return fail(f"cannot draw {what}: {error} (install Graphviz)")
+    print(f"teachtls: wrote {what} to {args.output}")
+    return 0
+
+
+def read_trace(args: argparse.Namespace, *, needs_secrets: bool = False) -> list[TraceEvent]:
+    """The trace named by TRACE (or --trace) or --scenario; raises `UsageError`."""
+    from teachtls.scenarios.named import run_scenario
+    from teachtls.trace.jsonl import load_jsonl_with_header
+
+    path, scenario = args.trace, args.scenario
+    if (path is None) == (scenario is None):
+        raise UsageError("give a TRACE file or --scenario NAME (one of them)")
+    if scenario is not None:
+        return run_scenario(scenario)
+    try:
+        header, events = load_jsonl_with_header(path)
+    except OSError as error:
+        raise UsageError(f"cannot read the trace {path}: {error.strerror or error}") from None
+    except ValueError as error:  # TraceFormatError, or not even UTF-8 text
+        raise UsageError(f"{path} is not a teachtls trace: {error}") from None
+    if needs_secrets and header.get("redacted"):
+        raise UsageError(f"{path} was written redacted: it holds no secrets to write")
+    return events
 
 
 __all__ = ["main", "demo_trace", "split_address"]

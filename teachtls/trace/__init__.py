@@ -7,6 +7,8 @@
   `JsonlWriter`); the format is described in docs/trace-schema.md.
 * `keylog`: NSS key log (SSLKEYLOGFILE) lines for Wireshark (`keylog_lines`,
   `write_keylog`, `KeylogWriter`).
+* `trace`: `Trace`, a recorded conversation as one object (load, save, draw,
+  and show itself in Jupyter).
 """
 
 from teachtls.trace.events import (
@@ -50,6 +52,7 @@ from teachtls.trace.jsonl import (
 )
 from teachtls.trace.keylog import KeylogWriter, keylog_lines, write_keylog
 from teachtls.trace.observer import Observer, Recorder, fan_out, ignore
+from teachtls.trace.trace import Trace
 
 __all__ = [
     # events
@@ -98,4 +101,6 @@ __all__ = [
     "keylog_lines",
     "write_keylog",
     "KeylogWriter",
+    # the whole trace as one object
+    "Trace",
 ]
