@@ -233,6 +233,9 @@ class Connection:
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes from the transport; return what happened.
 
+        The events include those of our own actions since the previous call
+        (e.g. `KeyUpdated` for a `key_update()`).
+
         Raises a `LocalAlert` subclass when the peer broke a rule (the alert
         to send is then in `data_to_send()` and the connection is closed), or
         `RemoteAlert` when the peer sent a fatal alert. Events produced before
@@ -243,7 +246,8 @@ class Connection:
             self.handshake_started_at = self.config.clock()
         self.check_timeout()
         self._incoming += data
-        self.events = []
+        # self.events may already hold events of our own actions since the last
+        # call (KeyUpdated after key_update()): they are returned now too.
         try:
             self._process_incoming()
         except alerts.LocalAlert as alert:
@@ -622,6 +626,8 @@ class Connection:
             # TLS 1.3 knows one warning, user_canceled; TLS 1.2 lets any alert be a
             # warning (RFC 5246 §7.2), e.g. no_renegotiation. Neither ends the connection.
             self.events.append(WarningAlertReceived(description=description))
+            if description == AlertDescription.no_renegotiation_RESERVED:
+                self.renegotiation_declined()
             return
         # RFC 8446 §6: every other alert is an error alert, whatever its level.
         raise alerts.RemoteAlert(described, to_enum(AlertLevel, level))
@@ -688,6 +694,9 @@ class Connection:
 
     def advance(self) -> None:
         """Run transitions caused by sending (the server's flight); see states.py."""
+
+    def renegotiation_declined(self) -> None:
+        """The peer answered our re-handshake with a no_renegotiation warning (TLS 1.2 client)."""
 
     def set_state(self, new_state: State, trigger: str) -> None:
         self.observe(

@@ -7,7 +7,7 @@ is the easiest concurrency to follow: each thread reads top to bottom like a
 single handshake. It is not how a server for many thousands of clients is
 built (those multiplex sockets with selectors or asyncio).
 
-Three rules keep one client from hurting the others or the server:
+Four rules keep one client from hurting the others or the server:
 
 * **Every connection gets its own `Config`.** `config_factory(number)` is
   called for connection 1, 2, 3, ... and returns a context manager that
@@ -21,14 +21,62 @@ Three rules keep one client from hurting the others or the server:
               yield attrs.evolve(base_config, observer=writer)
 
   `fixed_config(config)` is the factory for "the same Config every time".
-* **Every socket operation has a timeout** (10 s by default), so a client
-  that connects and then says nothing only ties up its own thread, and only
-  for a while. The number of simultaneous connections is capped too; beyond
-  the cap a new client is turned away at once.
+
+* **Every wait is bounded, by three clocks.**
+
+  ===================  ==========================================  ========================
+  timeout              what it bounds                              enforced by
+  ===================  ==========================================  ========================
+  `timeout`            any one socket operation (10 s)             the socket (settimeout)
+  `handshake_timeout`  the whole handshake, from accept (10 s)     the core: it becomes
+                                                                   `Config.handshake_timeout_ms`
+  `idle_timeout`       everything after the handshake: sending     `ConnectionSocket`'s
+                       the request, reading the answer (10 s)      deadline
+  ===================  ==========================================  ========================
+
+  One clock is not enough. A per-operation timeout alone lets a client
+  that sends one byte every 9 seconds keep its thread for ever (the
+  "slowloris" attack); only a deadline for the whole phase stops it. The
+  handshake deadline lives in the sans-I/O core because the core already
+  knows when the handshake is over; the deadline after it lives in the
+  socket wrapper below, because only the application knows what "done"
+  means.
+
+* **Every connection's memory is bounded.** What a client can make the
+  server hold, and the limit that applies:
+
+  ==========================================  ================================================
+  buffer                                      bound
+  ==========================================  ================================================
+  one socket read                             `RECEIVE_SIZE`: one maximal record, 2^14 + 261 B
+  the core's record buffer (`_incoming`)      less than one record once `receive_data` returns;
+                                              a header announcing more than 2^14 + 256 bytes
+                                              is a record_overflow alert at once (RFC 8446 §5.2)
+  the core's handshake reassembly             `MAX_HANDSHAKE_MESSAGE` (256 KiB); a message
+                                              header announcing more is an alert at once
+  the HTTP request head                       `MAX_REQUEST_HEAD` (16 KiB) plus one record
+  everything a client sends                   `receive_limit` (1 MiB): the connection is cut
+                                              off after that, which bounds whatever the
+                                              session keeps of what it received
+  ==========================================  ================================================
+
+  Connections are capped too (`max_connections`, 64). Beyond the cap a new
+  client is turned away at once and the refusal is logged; until the
+  accept loop gets to it, a new connection waits in the kernel's listen
+  queue (`LISTEN_BACKLOG`).
+
 * **Whatever goes wrong in a connection stays there.** The exception is
-  logged as one line to stderr, the socket is closed, and the server carries
-  on accepting. A client sending plaintext HTTP, random bytes or a bad
+  logged as one line, the socket is closed, and the server carries on
+  accepting. A client sending plaintext HTTP, random bytes or a bad
   Finished costs the server one log line.
+
+**Ending a connection so the peer hears every word.** The session sends
+close_notify when the handler returns, and answers the client's
+close_notify with its own (RFC 8446 §6.1). After a fatal alert it closes
+the socket at once (RFC 8446 §6.2: "Upon transmission or receipt of a
+fatal alert message, both parties MUST immediately close the
+connection"). Closing a TCP socket naively can lose that alert, though:
+see `ConnectionSocket.close` for the "lingering close" that prevents it.
 
 `serve()` runs a server in the calling thread until Ctrl-C;
 `serve_in_thread()` runs one in the background and returns a handle with the
@@ -36,22 +84,29 @@ port it listens on and a `shutdown()` that stops it and waits for every
 connection thread -- what tests need.
 
 The application is a `handler(session)` called after the handshake.
-`http_handler` is the one of `teachtls serve`: it reads an HTTP request head
-and answers with a page describing the connection's parameters, then says
-close_notify.
+`http_handler` is the one of `teachtls serve`: it reads one HTTP/1.0 or
+HTTP/1.1 request head and answers, in a single TLS record, with a page
+describing the connection's parameters; then the session says close_notify.
+
+Not for production: one thread per connection is the design that is easiest
+to read, not the one that scales.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import re
 import socket
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
+
+import attrs
 
 from teachtls.config import Config
 from teachtls.connection import HandshakeCompleted
@@ -71,6 +126,29 @@ Log = Callable[[str], None]
 MAX_CONNECTIONS = 64
 """Connections served at once; one more is refused immediately."""
 
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds a client has for the whole handshake, however it spreads its bytes."""
+
+IDLE_TIMEOUT = 10.0
+"""Seconds a client has after the handshake: to send its request and read the answer."""
+
+RECEIVE_LIMIT = 2**20
+"""Bytes one connection may receive in all (1 MiB: four times the largest
+handshake message teachtls accepts, far more than any HTTP request head)."""
+
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues before `accept()` (socketserver's default is 5,
+too few for a burst of clients connecting at once)."""
+
+DRAIN_TIMEOUT = 1.0
+"""Seconds a closing connection keeps reading what the client still sends (see `ConnectionSocket.close`)."""
+
+DRAIN_LIMIT = 2**16
+"""Bytes a closing connection reads at most before it closes anyway."""
+
+DRAIN_CHUNK = 2**14
+"""Bytes read (and thrown away) at a time while draining."""
+
 
 def log_to_stderr(line: str) -> None:
     print(f"teachtls: {line}", file=sys.stderr, flush=True)
@@ -81,9 +159,7 @@ def fixed_config(config: Config) -> ConfigFactory:
     return lambda number: contextlib.nullcontext(config)
 
 
-def server_config(
-    certfile: str, keyfile: str, *, observer: Observer = ignore, alpn: Sequence[str] = ()
-) -> Config:
+def server_config(certfile: str, keyfile: str, *, observer: Observer = ignore, alpn: Sequence[str] = ()) -> Config:
     """A server `Config` from PEM files: the chain (leaf first) and its private key.
 
     Raises `OSError` for a file that cannot be read and `ValueError` for
@@ -102,6 +178,145 @@ def server_config(
     )
 
 
+# --- one connection's socket ------------------------------------------------------------
+
+
+class DeadlinePassed(TimeoutError):
+    """The client did not finish its part in time (`ConnectionSocket.set_deadline`)."""
+
+
+class ReceiveLimitReached(ConnectionAbortedError):
+    """The client sent more than the server accepts on one connection."""
+
+
+class ConnectionSocket:
+    """The socket of one connection, as the server hands it to its `TLSSession`.
+
+    It is a `socket.socket` (it satisfies the session's `Transport`) with
+    three additions, each a rule of the server:
+
+    * a **deadline** for a whole phase of the connection: once it has
+      passed, a read raises `DeadlinePassed`, however busy the client kept
+      the socket (the per-operation `timeout` still bounds each read);
+    * a **receive limit**: after `receive_limit` bytes a read raises
+      `ReceiveLimitReached`;
+    * a **lingering close** (`close`): the last bytes we wrote -- a fatal
+      alert, a close_notify -- are not lost to a TCP reset.
+
+    Writes are bounded only by `timeout`, never by the deadline: when the
+    deadline has passed the session can still say close_notify."""
+
+    def __init__(self, sock: socket.socket, *, timeout: float | None, receive_limit: int = RECEIVE_LIMIT) -> None:
+        self.sock = sock
+        self.received = 0  # bytes read for the session, in all
+        self.receive_limit = receive_limit
+        self.deadline: float | None = None  # time.monotonic() value
+        self.deadline_reason = ""
+        self._timeout = timeout  # what the session set: one operation's limit
+        self._write_shut = False
+        self._closed = False
+
+    def set_deadline(self, seconds: float, reason: str) -> None:
+        """From now on, reads fail `seconds` from now with `DeadlinePassed(reason)`."""
+        self.deadline = time.monotonic() + seconds
+        self.deadline_reason = reason
+
+    # --- what the session calls (its Transport protocol) --------------------------------
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def settimeout(self, value: float | None, /) -> None:
+        self._timeout = value
+
+    def send(self, data: bytes, /) -> int:
+        self.sock.settimeout(self._timeout)
+        return self.sock.send(data)
+
+    def recv(self, bufsize: int, /) -> bytes:
+        room = self.receive_limit - self.received
+        if room <= 0:
+            raise ReceiveLimitReached(f"the client sent more than {self.receive_limit} bytes")
+        self.sock.settimeout(self._timeout_until_deadline())
+        try:
+            data = self.sock.recv(min(bufsize, room))
+        except TimeoutError:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise DeadlinePassed(self.deadline_reason) from None
+            raise
+        self.received += len(data)
+        return data
+
+    def _timeout_until_deadline(self) -> float | None:
+        """The socket timeout for the next read: the smaller of `timeout` and the time left."""
+        if self.deadline is None or self._timeout == 0.0:
+            return self._timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlinePassed(self.deadline_reason)
+        return left if self._timeout is None else min(self._timeout, left)
+
+    def shutdown(self, how: int, /) -> None:
+        self.sock.shutdown(how)
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self._write_shut = True
+
+    def close(self) -> None:
+        """Half-close, drain, close: the "lingering close" (Apache httpd's name for it).
+
+        Why not just `sock.close()`? If the client has sent bytes we have not
+        read -- the rest of its flight after the ClientHello we rejected, the
+        request behind a bad record -- the kernel does not end the
+        connection with a FIN but with a reset (RST), RFC 1122 §4.2.2.13:
+        "If such a host issues a CLOSE call while received data is still
+        pending in TCP, or if new data is received after CLOSE is called,
+        its TCP SHOULD send a RST to show that data was lost." A reset is
+        worse than rude: the client's kernel may throw away data it has
+        received but the client has not read yet -- our alert -- and the
+        client sees ECONNRESET instead of the reason we took care to send
+        (Linux also discards our own not-yet-transmitted bytes on a reset).
+
+        So, like Apache and nginx (`lingering_close`):
+
+        1. `shutdown(SHUT_WR)`: our FIN goes out behind the alert (or
+           close_notify); the client reads both, then end-of-stream;
+        2. read and discard what the client still sends, until it closes
+           too, for at most `DRAIN_TIMEOUT` seconds and `DRAIN_LIMIT` bytes;
+        3. close -- with nothing unread, so the kernel sends no RST.
+
+        (SO_LINGER is the socket option for the opposite: with a zero linger
+        time, `close()` always resets the connection and discards unsent
+        data. We never set it.)
+
+        A client that keeps sending past the drain limit does get a reset;
+        it has been told twice by then. Calling `close` again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self._write_shut:
+                self.sock.shutdown(socket.SHUT_WR)
+                self._write_shut = True
+            self._drain()
+        except OSError:
+            pass  # the client is gone already (it reset the connection): nothing left to protect
+        finally:
+            self.sock.close()
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        drained = 0
+        while drained <= DRAIN_LIMIT:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.sock.settimeout(left)
+            data = self.sock.recv(DRAIN_CHUNK)
+            if not data:
+                return  # the client closed too: a clean FIN in each direction
+            drained += len(data)
+
+
 # --- the server -------------------------------------------------------------------
 
 
@@ -110,9 +325,15 @@ class TLSServer(socketserver.TCPServer):
 
     `socketserver.TCPServer` provides the listening socket and the accept
     loop (`serve_forever`, stopped by `shutdown`); `process_request` below
-    starts the connection threads, and `server_close` waits for them."""
+    starts the connection threads, and `server_close` waits for them.
+
+    `handshake_timeout=None` keeps the `Config`'s own handshake_timeout_ms;
+    a number replaces it for every connection. Counters for tests and
+    curious readers: `connections_accepted`, `connections_refused`,
+    `handshakes_completed`, and `active_connections` (threads running now)."""
 
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(
         self,
@@ -121,17 +342,26 @@ class TLSServer(socketserver.TCPServer):
         handler: Handler,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        handshake_timeout: float | None = HANDSHAKE_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        receive_limit: int = RECEIVE_LIMIT,
         log: Log = log_to_stderr,
     ) -> None:
         self.config_factory = config_factory
         self.handler = handler
         self.connection_timeout = timeout
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.receive_limit = receive_limit
         self.log = log
         self.connections_accepted = 0
+        self.connections_refused = 0
+        self.handshakes_completed = 0
         self._slots = threading.BoundedSemaphore(max_connections)
         self._threads: set[threading.Thread] = set()
-        self._threads_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _threads and handshakes_completed
         super().__init__(address, socketserver.BaseRequestHandler)
 
     @property
@@ -139,12 +369,25 @@ class TLSServer(socketserver.TCPServer):
         """The port listened on (the real one when 0 was asked for)."""
         return int(self.server_address[1])
 
+    @property
+    def active_connections(self) -> int:
+        """Connections being served right now (each has its thread)."""
+        with self._lock:
+            return len(self._threads)
+
     def process_request(self, request: Any, client_address: Any) -> None:
         """Called by the accept loop for each new TCP connection."""
         self.connections_accepted += 1
         number = self.connections_accepted
         if not self._slots.acquire(blocking=False):
-            self.log(f"connection {number} from {_address(client_address)}: refused, too many connections")
+            self.connections_refused += 1
+            self.log(
+                f"connection {number} from {_address(client_address)}: refused, "
+                f"too many connections ({self.max_connections} open)"
+            )
+            # Not a lingering close: the accept loop must not wait for this
+            # client. If it already sent something, it gets a reset -- for a
+            # refusal that is the right message anyway.
             self.shutdown_request(request)
             return
         thread = threading.Thread(
@@ -152,35 +395,51 @@ class TLSServer(socketserver.TCPServer):
             args=(request, client_address, number),
             name=f"teachtls-connection-{number}",
         )
-        with self._threads_lock:
+        with self._lock:
             self._threads.add(thread)
         thread.start()
 
     def _serve_connection(self, sock: socket.socket, client_address: Any, number: int) -> None:
         """One connection, start to end, in its own thread. Never raises."""
         peer = f"connection {number} from {_address(client_address)}"
+        # Each write of the session is a whole flight or a whole response, so
+        # Nagle's algorithm could only hold back the next one (the
+        # close_notify behind a response, say) until the client's delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = ConnectionSocket(sock, timeout=self.connection_timeout, receive_limit=self.receive_limit)
         try:
-            sock.settimeout(self.connection_timeout)
-            with self.config_factory(number) as config, TLSSession(sock, ServerConnection(config)) as session:
-                completed = session.handshake()
-                self.log(f"{peer}: {completed.version}, {completed.cipher_suite}, {completed.group}")
-                self.handler(session)
+            with self.config_factory(number) as config:
+                if self.handshake_timeout is not None:
+                    config = attrs.evolve(config, handshake_timeout_ms=round(self.handshake_timeout * 1000))
+                with TLSSession(transport, ServerConnection(config)) as session:
+                    completed = session.handshake()
+                    with self._lock:
+                        self.handshakes_completed += 1
+                    self.log(f"{peer}: {completed.version}, {completed.cipher_suite}, {completed.group}")
+                    transport.set_deadline(
+                        self.idle_timeout, f"no complete request within {self.idle_timeout:g} s of the handshake"
+                    )
+                    self.handler(session)
+        except DeadlinePassed as error:
+            self.log(f"{peer}: {error}; hung up")
         except TimeoutError:
             self.log(f"{peer}: the client was silent for {self.connection_timeout:g} s; hung up")
+        except ReceiveLimitReached as error:
+            self.log(f"{peer}: {error}; hung up")
         except Exception as error:
             self.log(f"{peer}: {describe_error(error, peer='client')}")
         finally:
-            sock.close()
+            transport.close()  # usually closed by the session already; then this does nothing
             self._slots.release()
-            with self._threads_lock:
+            with self._lock:
                 self._threads.discard(threading.current_thread())
 
     def server_close(self) -> None:
         """Close the listening socket, then wait for the connections still running.
 
-        Each is bounded by the socket timeout, so this returns."""
+        Each is bounded by its timeouts, so this returns."""
         super().server_close()
-        with self._threads_lock:
+        with self._lock:
             running = list(self._threads)
         for thread in running:
             thread.join()
@@ -194,12 +453,25 @@ def serve(
     *,
     ready: Callable[[TLSServer], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    handshake_timeout: float | None = HANDSHAKE_TIMEOUT,
+    idle_timeout: float = IDLE_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
+    receive_limit: int = RECEIVE_LIMIT,
     log: Log = log_to_stderr,
 ) -> None:
-    """Serve on host:port until Ctrl-C. `ready(server)` runs once it is listening."""
+    """Serve on host:port until Ctrl-C. `ready(server)` runs once it is listening.
+
+    The keyword arguments are those of `TLSServer`."""
     server = TLSServer(
-        (host, port), config_factory, handler, timeout=timeout, max_connections=max_connections, log=log
+        (host, port),
+        config_factory,
+        handler,
+        timeout=timeout,
+        handshake_timeout=handshake_timeout,
+        idle_timeout=idle_timeout,
+        max_connections=max_connections,
+        receive_limit=receive_limit,
+        log=log,
     )
     try:
         if ready is not None:
@@ -246,12 +518,25 @@ def serve_in_thread(
     handler: Handler,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    handshake_timeout: float | None = HANDSHAKE_TIMEOUT,
+    idle_timeout: float = IDLE_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
+    receive_limit: int = RECEIVE_LIMIT,
     log: Log = log_to_stderr,
 ) -> RunningServer:
-    """Start serving in the background; returns at once, already listening."""
+    """Start serving in the background; returns at once, already listening.
+
+    The keyword arguments are those of `TLSServer`."""
     server = TLSServer(
-        (host, port), config_factory, handler, timeout=timeout, max_connections=max_connections, log=log
+        (host, port),
+        config_factory,
+        handler,
+        timeout=timeout,
+        handshake_timeout=handshake_timeout,
+        idle_timeout=idle_timeout,
+        max_connections=max_connections,
+        receive_limit=receive_limit,
+        log=log,
     )
     return RunningServer(server)
 
@@ -266,50 +551,107 @@ def _address(client_address: Any) -> str:
 MAX_REQUEST_HEAD = 16 * 1024
 """The longest request head (request line and headers) we read, in bytes."""
 
+MAX_SHOWN_REQUEST_LINE = 200
+"""Characters of the request line the page repeats; the rest becomes "…"."""
+
+# RFC 9112 §2.2: "Although the line terminator for the start-line and fields
+# is the sequence CRLF, a recipient MAY recognize a single LF as a line
+# terminator and ignore any preceding CR." So the blank line that ends a head
+# is any of \r\n\r\n, \n\n, \r\n\n, \n\r\n -- bare LF is what a person types
+# into `openssl s_client`.
+END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version, the
+# method a token (RFC 9110 §5.6.2). Only HTTP/1.x: the page is an HTTP/1.0 response.
+REQUEST_LINE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\s]+ HTTP/1\.[0-9]")
+
 
 class RequestTooLarge(ValueError):
     """The client sent more than MAX_REQUEST_HEAD bytes without ending its headers."""
 
 
 def http_handler(session: TLSSession) -> None:
-    """Answer one HTTP/1.x request with a page about this TLS connection.
+    """Answer one HTTP/1.0 or HTTP/1.1 request with a page about this TLS connection.
 
-    HTTP/1.0 with "Connection: close" keeps it simple: one request, one
-    response, then close_notify (sent by the server when the handler returns)."""
-    head = read_request_head(session)
+    * 200 and the page for a request line like "GET / HTTP/1.1";
+    * 400 for anything else ("hello", "GET /" without a version);
+    * 431 when no blank line ends the head within MAX_REQUEST_HEAD bytes
+      (RFC 6585 §5);
+    * nothing when the client closes without asking (its close_notify is
+      answered with ours as the session closes).
+
+    The answer is HTTP/1.0 with "Connection: close" whatever the request's
+    version (RFC 9110 §6.2 lets a server answer with a lower minor
+    version): one request, one response, then close_notify, sent by the
+    session when the handler returns.
+
+    The whole response goes to `session.send` at once, and it is smaller
+    than 2^14 bytes, so it travels in one TLS record (RFC 8446 §5.1: the
+    record layer fragments only data larger than that). A client that reads
+    one record -- as many first programs do -- gets all of it."""
+    try:
+        head = read_request_head(session)
+    except RequestTooLarge as error:
+        session.send(http_response(431, "Request Header Fields Too Large", str(error)))
+        return
     if not head:
         return  # the client closed without asking anything
-    request_line = head.split(b"\n", 1)[0].strip().decode("latin-1")
+    request_line = re.split(rb"\r?\n", head, maxsplit=1)[0].decode("latin-1")
+    if not REQUEST_LINE.fullmatch(request_line):
+        explanation = f"not an HTTP/1.x request line: {shorten(request_line)!r}; try GET / HTTP/1.0 and an empty line"
+        session.send(http_response(400, "Bad Request", explanation))
+        return
     assert session.completed is not None
-    body = hello_page(session.completed, request_line).encode("utf-8")
-    response_head = (
-        "HTTP/1.0 200 OK\r\n"
-        "Content-Type: text/html; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\n"
+    session.send(http_response(200, "OK", hello_page(session.completed, shorten(request_line))))
+
+
+def http_response(status: int, reason: str, body: str) -> bytes:
+    """An HTTP/1.0 response (RFC 9112 §4): status line, headers, blank line, body.
+
+    A `body` that does not start with "<!DOCTYPE" is sent as an explanation in plain text."""
+    content_type = "text/html" if body.startswith("<!DOCTYPE") else "text/plain"
+    content = body.encode("utf-8")
+    head = (
+        f"HTTP/1.0 {status} {reason}\r\n"
+        f"Content-Type: {content_type}; charset=utf-8\r\n"
+        f"Content-Length: {len(content)}\r\n"
         "Connection: close\r\n"
         "\r\n"
-    ).encode("ascii")
-    session.send(response_head + body)
+    )
+    return head.encode("ascii") + content
 
 
 def read_request_head(session: TLSSession) -> bytes:
     """Read until the blank line ending an HTTP head (RFC 9112 §2.1), or the end of the stream.
 
-    Bare "\\n\\n" is accepted too, as typed into `openssl s_client`.
-    Raises `RequestTooLarge` after MAX_REQUEST_HEAD bytes without one."""
+    Returns the head up to that blank line (without it), b"" if the client
+    closed without sending anything, or what arrived before the stream ended.
+    Raises `RequestTooLarge` after MAX_REQUEST_HEAD bytes without a blank
+    line; at most one record more than that is ever held."""
     head = b""
-    while b"\r\n\r\n" not in head and b"\n\n" not in head:
+    while True:
+        end = END_OF_HEAD.search(head)
+        if end is not None:
+            return head[: end.start()]
         if len(head) > MAX_REQUEST_HEAD:
             raise RequestTooLarge(f"no end of the HTTP request head within {MAX_REQUEST_HEAD} bytes")
         data = session.recv()
         if not data:
-            break
+            return head
         head += data
-    return head
+
+
+def shorten(text: str, limit: int = MAX_SHOWN_REQUEST_LINE) -> str:
+    """`text`, cut to `limit` characters with "…" -- what the client sent is echoed, but not all of it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def hello_page(completed: HandshakeCompleted, request_line: str) -> str:
-    """The HTML page: what this connection negotiated."""
+    """The HTML page: what this connection negotiated.
+
+    Every value is bounded (a server name by 255 bytes, RFC 6066 §3; an ALPN
+    protocol by 255, RFC 7301 §3.1; the request line by the caller), so the
+    page fits in one TLS record even when every character is escaped."""
     rows = [
         ("version", completed.version),
         ("cipher suite", completed.cipher_suite),

@@ -1,25 +1,60 @@
-"""A blocking TLS session: a socket driving a sans-I/O connection.
+"""A TLS session over a socket, blocking or non-blocking: a socket driving a sans-I/O connection.
 
 The connections in `teachtls.handshake` never touch the network. They take
 bytes in (`receive_data`) and hand bytes out (`data_to_send`); somebody else
 has to move those bytes between two machines. `TLSSession` is that somebody,
-for the simplest case there is: one blocking TCP socket, one thread.
+for one socket and one thread. Its methods are the calls of a GnuTLS
+session, with Pythonic names:
+
+=================================  =============================================
+GnuTLS                             `TLSSession`
+=================================  =============================================
+gnutls_handshake                   `handshake(early_data=None)`
+gnutls_record_send / _recv         `send(data)` / `recv()`
+gnutls_bye(GNUTLS_SHUT_WR)         `shutdown_write()`
+gnutls_bye(GNUTLS_SHUT_RDWR)       `close(timeout=...)`
+gnutls_session_key_update          `key_update(request_peer=True)`
+gnutls_record_get_direction        `direction`
+gnutls_session_get_data / _set_    `get_session_data()` / `set_session_data()`
+=================================  =============================================
 
 Everything it does is a variation of one loop, the *pump*:
 
-    1. write whatever the connection wants sent   (data_to_send -> sock.sendall)
-    2. read what the peer sent                    (sock.recv -> receive_data)
-    3. look at the events that came out, and repeat until the goal is reached
+    1. look at the events the connection reported   (HandshakeCompleted, ...)
+    2. write whatever the connection wants sent     (data_to_send -> sock.send)
+    3. read what the peer sent                      (sock.recv -> receive_data)
+    and repeat until the goal of the call is reached.
 
-* `handshake()` pumps until `connection.handshake_complete`. The client
-  first queues its ClientHello (RFC 8446 §4.1.2); the server just waits for
-  one. The `HandshakeCompleted` event is kept as `session.completed`.
+* `handshake()` pumps until the `HandshakeCompleted` event (kept as
+  `session.completed`) has been seen and our last flight is written. The
+  client first queues its ClientHello (RFC 8446 §4.1.2); the server just
+  waits for one.
 * `recv()` pumps until some application data arrives (RFC 8446 §5.1), or
   the stream ends. Post-handshake messages -- a NewSessionTicket (§4.6.1), a
   KeyUpdate (§4.6.3) and the connection's answer to it -- pass through the
   same loop without the caller noticing.
-* `send(data)` queues application data and writes the records at once.
-* `close()` sends close_notify and closes the socket (RFC 8446 §6.1).
+* `send(data)` queues application data and writes the records.
+
+**Blocking and non-blocking sockets.** The same code serves both. On a
+blocking socket each step simply waits. On a non-blocking one
+(`sock.setblocking(False)`) a step that cannot proceed raises `WouldBlock`
+with the direction it waited for, or `Interrupted` on EINTR (see
+teachtls/net/nonblocking.py, GNUTLS_E_AGAIN and GNUTLS_E_INTERRUPTED). The
+caller waits for the socket and calls *the same method again*, which
+continues exactly where it stopped, because the session never loses a byte:
+
+* bytes the socket refused (`send()` may take only part, or raise
+  EAGAIN) stay in `_unsent` and go first next time;
+* bytes received are handed to the connection at once, and the connection
+  buffers a partial record until the rest arrives;
+* events not yet looked at wait in `_unseen`. That is what lets a warning
+  alert interrupt a call (`WarningAlert`, GNUTLS_E_WARNING_ALERT_RECEIVED)
+  and the next call carry on with the events behind it.
+
+`send()` and `key_update()` follow the GnuTLS rule for interrupted writes:
+"call the function again with the exact same parameters". The data was
+encrypted the first time; the repeated call only finishes writing it, so
+nothing is sent twice.
 
 How a session ends, and what the caller sees:
 
@@ -29,43 +64,52 @@ what happened                                  what the caller gets
 we found a problem (`LocalAlert`)              the fatal alert is sent to the peer,
                                                the socket closed, the alert re-raised
 the peer sent a fatal alert (`RemoteAlert`)    the socket closed, the alert re-raised
+the handshake took longer than                 `HandshakeTimeout`, the socket closed
+`Config.handshake_timeout_ms`
 peer closed (or reset) TCP mid-handshake       `ConnectionClosedDuringHandshake`
 close_notify after the handshake               `recv()` returns b""
 TCP stream ended without close_notify          `recv()` returns b"", and
                                                `session.truncated` is True
-the socket timed out (`TimeoutError`)          re-raised (see below)
+the socket timed out (`TimeoutError`)          re-raised; not fatal (see below)
 =============================================  =====================================
-
-Two of those deserve a word.
 
 *Truncation.* RFC 8446 §6.1 has each side send close_notify before it
 closes, so that the receiver can tell "the peer is done" from "an attacker
 cut the connection short". Many servers (HTTP/1.0 ones especially) simply
 close the socket. Like most TLS libraries we report the end of the stream
 either way, and record the difference in `truncated` (and as a warning
-`Note` in the trace) for an application that cares -- one that does not
-know how long the data should be.
+`Note` in the trace) for an application that cares.
 
-*Timeouts.* A timeout while waiting for the peer (in `recv`) leaves the
-connection exactly as it was: every byte received so far was fed to it,
-nothing half-processed. So calling the same method again simply continues.
-That is the seed of the non-blocking "again / interrupted" semantics of
-GnuTLS (`GNUTLS_E_AGAIN`, `GNUTLS_E_INTERRUPTED`: "call me again with the
-same arguments"), which this module deliberately does not implement yet. One
-piece is missing for it: a write that times out halfway (`sendall`) loses
-the rest of its bytes, so a resumable session would keep unsent bytes
-around, the way GnuTLS does. Today, treat a timeout while sending as fatal.
+*Timeouts.* Two different clocks are involved. A socket timeout
+(`sock.settimeout`) bounds one wait for the peer; when it expires the
+session is intact -- every byte received so far was fed to the connection,
+unsent bytes are kept -- so calling the same method again continues
+(GnuTLS sees this as EAGAIN from a socket with SO_RCVTIMEO: non-fatal). The
+*handshake* timeout (`Config.handshake_timeout_ms`, gnutls_handshake_set_timeout)
+bounds the whole handshake, measured on the connection's injected clock
+from the first `handshake()` call; every call checks it, and a blocking
+socket never waits past it. When it expires the session is over
+(`HandshakeTimeout`, GNUTLS_E_TIMEDOUT).
 
-Not for production: see the README. In particular a blocking session with
-one thread per connection is the easiest design to read, not to scale.
+*Closing.* `shutdown_write()` sends close_notify and ends our half of the
+TCP stream; we may go on reading ("half-close", RFC 8446 §6.1: "Each party
+MUST send a 'close_notify' alert before closing its write side of the
+connection"). `close()` does that, waits (briefly) for the peer's
+close_notify, and closes the socket.
+
+Not for production: see the README. In particular a session with one
+thread per connection is the easiest design to read, not to scale.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import time
+from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Protocol
 
 from teachtls.config import Config
 from teachtls.connection import (
@@ -74,12 +118,15 @@ from teachtls.connection import (
     Connection,
     Event,
     HandshakeCompleted,
+    WarningAlertReceived,
 )
-from teachtls.handshake.alerts import ConnectionClosed, LocalAlert, RemoteAlert, TLSError
+from teachtls.handshake.alerts import ConnectionClosed, HandshakeTimeout, LocalAlert, RemoteAlert, TLSError
 from teachtls.handshake.client13 import ClientConnection
 from teachtls.handshake.states import State
+from teachtls.net.nonblocking import Direction, Interrupted, WarningAlert, WouldBlock
 from teachtls.trace import events as trace
 from teachtls.trace.observer import Observer, ignore
+from teachtls.wire.enums import AlertDescription, to_enum
 
 # How much to ask the socket for at a time: one maximal TLS record (RFC 8446
 # §5.2: 5-byte header + 2^14 + 256 bytes of ciphertext).
@@ -87,6 +134,13 @@ RECEIVE_SIZE = 5 + 2**14 + 256
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds any one socket operation may wait before `TimeoutError`."""
+
+CLOSE_TIMEOUT = 1.0
+"""Seconds `close()` waits for the peer's close_notify before closing anyway."""
+
+TIMER_SLACK = 0.01
+"""Seconds added to a wait bounded by the handshake timeout, so that the
+timer has surely expired when the wait ends."""
 
 
 class ConnectionClosedDuringHandshake(TLSError):
@@ -99,8 +153,143 @@ class ConnectionClosedDuringHandshake(TLSError):
         super().__init__("connection closed by peer during handshake" + (f" ({detail})" if detail else ""))
 
 
-class TLSSession:
-    """A TLS connection over a blocking socket.
+class Transport(Protocol):
+    """What a session needs of its socket. A `socket.socket` is one; tests use doubles.
+
+    A non-blocking transport raises `BlockingIOError` when it cannot move
+    bytes now; `send` may take fewer bytes than offered. `gettimeout()`
+    returns 0.0 for a non-blocking transport, None or seconds otherwise."""
+
+    def send(self, data: bytes, /) -> int: ...
+
+    def recv(self, bufsize: int, /) -> bytes: ...
+
+    def gettimeout(self) -> float | None: ...
+
+    def settimeout(self, value: float | None, /) -> None: ...
+
+    def shutdown(self, how: int, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# --- what every driver of a connection keeps track of ------------------------------------
+
+
+class BaseSession:
+    """The bookkeeping shared by `TLSSession` (sockets) and `aio.TLSStream` (asyncio).
+
+    None of it does I/O: it turns the connection's events into what the
+    methods of a session return, and holds what the next call needs."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.completed: HandshakeCompleted | None = None
+        # Every event the connection reported and the session looked at, in order.
+        self.events: list[Event] = []
+        # Events reported but not looked at yet: a warning alert stops the
+        # line, and the next call goes on with the ones behind it.
+        self._unseen: deque[Event] = deque()
+        # Application data waiting for recv(): it may arrive together with
+        # something else, say in the same read as the client's Finished.
+        self._received: list[bytes] = []
+        self.peer_closed = False  # the stream has ended (close_notify or EOF)
+        self.truncated = False  # ... and it ended without close_notify
+        self.closed = False  # the transport is closed
+        self._handshake_done = False  # handshake() has returned once
+
+    # --- resumption (RFC 8446 §2.2) ----------------------------------------------------
+
+    def get_session_data(self) -> bytes:
+        """gnutls_session_get_data: the newest ticket, to resume with later (clients only).
+
+        Tickets arrive after the handshake (RFC 8446 §4.6.1), so call this
+        after some `recv()` (or after `close()`, which reads to the end).
+        Raises `TLSError` if none has arrived."""
+        return self._client().get_session_data()
+
+    def set_session_data(self, data: bytes) -> None:
+        """gnutls_session_set_data: offer a saved session in the coming handshake (clients only)."""
+        self._client().set_session_data(data)
+
+    def _client(self) -> ClientConnection:
+        if not isinstance(self.connection, ClientConnection):
+            raise TLSError("session data belong to clients; a server resumes through Config.session_store")
+        return self.connection
+
+    # --- steps of the pump that do no I/O ------------------------------------------------
+
+    def _begin_handshake(self, early_data: bytes | None) -> None:
+        """The first handshake() call: the client queues its ClientHello; the timer starts."""
+        connection = self.connection
+        if isinstance(connection, ClientConnection):
+            if connection.state is State.START:
+                connection.start_handshake(early_data=early_data)  # sets handshake_started_at
+        elif early_data is not None:
+            raise TLSError("early data is sent by a client (RFC 8446 §2.3)")
+        elif connection.handshake_started_at is None:
+            # As gnutls_handshake_set_timeout: the clock runs from the first
+            # call, not from the first byte -- a silent client times out too.
+            connection.handshake_started_at = connection.config.clock()
+
+    def _check_handshake_timeout(self) -> None:
+        """Raise `HandshakeTimeout` (and hang up) if the handshake ran out of time."""
+        try:
+            self.connection.check_timeout()
+        except HandshakeTimeout:
+            self._hang_up()
+            raise
+
+    def _feed(self, data: bytes) -> None:
+        """Give received bytes to the connection; queue the events that come out.
+
+        Raises what `receive_data` raises; the caller cleans up the transport."""
+        self._unseen.extend(self.connection.receive_data(data))
+
+    def _look_at_events(self, *, stop_at_warning: bool = True) -> None:
+        """Take in the queued events, in order; raise `WarningAlert` at a warning."""
+        while self._unseen:
+            event = self._unseen.popleft()
+            self.events.append(event)
+            if isinstance(event, HandshakeCompleted):
+                self.completed = event
+            elif isinstance(event, ApplicationData):
+                if event.data:  # early (0-RTT) data too: it arrives before HandshakeCompleted
+                    self._received.append(event.data)
+            elif isinstance(event, CloseNotifyReceived):
+                self.peer_closed = True
+            elif isinstance(event, WarningAlertReceived) and stop_at_warning:
+                raise WarningAlert(to_enum(AlertDescription, event.description))
+
+    def _stream_ended(self) -> None:
+        """The peer closed TCP. Fine after close_notify; a truncation otherwise."""
+        if self.peer_closed:
+            return
+        self.peer_closed = True
+        self.truncated = True
+        if not self.connection.handshake_complete:
+            self._hang_up()
+            raise ConnectionClosedDuringHandshake()
+        self.connection.observe(
+            trace.Note(
+                role=self.connection.role,
+                level="warning",
+                text="the peer closed the TCP connection without sending close_notify: "
+                "the data cannot be told apart from a truncated stream",
+                rfc="RFC 8446 §6.1",
+            )
+        )
+
+    def _hang_up(self) -> None:
+        """Close the transport, without a word to the peer."""
+        raise NotImplementedError
+
+
+# --- sockets ---------------------------------------------------------------------------
+
+
+class TLSSession(BaseSession):
+    """A TLS connection over a socket, blocking or non-blocking.
 
         with connect("example.org", 443, client_config(servername="example.org")) as session:
             session.send(b"GET / HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n")
@@ -110,86 +299,193 @@ class TLSSession:
     The session owns `sock` from now on and closes it when the session ends.
     `connection` must be fresh (nothing sent or received yet)."""
 
-    def __init__(self, sock: socket.socket, connection: Connection) -> None:
+    def __init__(self, sock: Transport, connection: Connection) -> None:
+        super().__init__(connection)
         self.sock = sock
-        self.connection = connection
-        self.completed: HandshakeCompleted | None = None
-        # Every event the connection reported, in order, for a curious caller.
-        self.events: list[Event] = []
-        # Application data that arrived together with something else (say, in
-        # the same read as the client's Finished) and is waiting for recv().
-        self._received: list[bytes] = []
-        self.peer_closed = False  # the stream has ended (close_notify or EOF)
-        self.truncated = False  # ... and it ended without close_notify
-        self.closed = False
+        # gnutls_record_get_direction: which way the last WouldBlock/Interrupted waited.
+        self.direction: Direction = "read"
+        self._unsent = b""  # taken from the connection, not yet accepted by the socket
+        self._unfinished_send: bytes | None = None  # a send() interrupted before all was written
+        self._unfinished_key_update = False  # likewise for key_update()
+        self._write_shut = False  # TCP SHUT_WR done
 
-    # --- the handshake (RFC 8446 §4) ----------------------------------------------
+    @property
+    def wants_write(self) -> bool:
+        """Bytes are waiting for the socket to accept them.
 
-    def handshake(self) -> HandshakeCompleted:
-        """Run the handshake to the end; return what was negotiated.
+        An event loop watches the socket for writability while this is true,
+        even when the last condition said "read" (recv() writes opportunistically)."""
+        return bool(self._unsent)
 
-        Raises `LocalAlert` (after sending it to the peer), `RemoteAlert`,
-        `ConnectionClosedDuringHandshake`, or an `OSError` from the socket
-        (`TimeoutError` included). After an alert the socket is closed; after
-        a timeout waiting for the peer, calling `handshake()` again continues
-        where it stopped."""
-        if isinstance(self.connection, ClientConnection) and self.connection.state is State.START:
-            self.connection.start_handshake()  # queue the ClientHello
+    # --- the handshake (RFC 8446 §4) ----------------------------------------------------
+
+    def handshake(self, early_data: bytes | None = None) -> HandshakeCompleted:
+        """gnutls_handshake: run the handshake to the end; return what was negotiated.
+
+        A client with a saved session (`set_session_data`) may pass
+        `early_data`, sent as 0-RTT data right after the ClientHello (RFC
+        8446 §2.3); `completed.early_data_accepted` says whether the server
+        took it, and if not, the application must send it again.
+
+        Non-blocking: raises `WouldBlock` / `Interrupted` / `WarningAlert`;
+        call `handshake()` again to continue (`early_data` counts only on the
+        first call). Fatal: `LocalAlert` (after sending it), `RemoteAlert`,
+        `HandshakeTimeout`, `ConnectionClosedDuringHandshake`; the socket is
+        then closed. A socket `TimeoutError` is re-raised and not fatal.
+
+        Called again after the handshake, as the GnuTLS manual says of TLS
+        1.3: a client sends a KeyUpdate asking the server to update too
+        (gnutls_session_key_update with GNUTLS_KU_PEER); a server does nothing."""
+        if self._handshake_done:
+            return self._handshake_after_handshake()
+        self._check_open()
+        self._begin_handshake(early_data)
         try:
-            self._write_pending()
-            while not self.connection.handshake_complete:
+            while True:
+                self._check_handshake_timeout()
+                self._look_at_events()
+                self._write_pending()
+                if self.completed is not None:
+                    break
                 if self.peer_closed:
-                    self._close_socket()
+                    self._hang_up()
                     raise ConnectionClosedDuringHandshake("it sent close_notify")
-                self._pump()
+                self._read()
         except (BrokenPipeError, ConnectionResetError) as error:
             # The peer's TCP stack told us it is gone: the same story as EOF.
-            self._close_socket()
+            self._hang_up()
             raise ConnectionClosedDuringHandshake(error.strerror or "connection reset") from error
+        self._handshake_done = True
         assert self.completed is not None
         return self.completed
 
-    # --- application data (RFC 8446 §5.1) ------------------------------------------
+    def _handshake_after_handshake(self) -> HandshakeCompleted:
+        """RFC 8446 has no renegotiation; GnuTLS gives handshake() this meaning instead.
 
-    def send(self, data: bytes) -> None:
-        """Encrypt `data` into application_data records and write them."""
-        self.connection.send_application_data(data)
+        The manual: "Under TLS 1.3 this function when called after a
+        successful handshake, is a no-op and always succeeds in server side.
+        In client side this function is equivalent to
+        gnutls_session_key_update() with GNUTLS_KU_PEER flag." """
+        if isinstance(self.connection, ClientConnection):
+            self.key_update(request_peer=True)
+        assert self.completed is not None
+        return self.completed
+
+    def key_update(self, request_peer: bool = True) -> None:
+        """gnutls_session_key_update: send a KeyUpdate, switch to new write keys (RFC 8446 §4.6.3).
+
+        With `request_peer` (GNUTLS_KU_PEER) the peer is asked to update its
+        keys too; its answer arrives during a later `recv()`. Each step is
+        traced (SecretDerived "traffic upd", KeysInstalled). If interrupted,
+        call again: the same KeyUpdate is finished, no second one is made."""
+        self._check_open()
+        if not self._unfinished_key_update:
+            self.connection.key_update(request_peer=request_peer)
+            self._unfinished_key_update = True
         self._write_pending()
+        self._unfinished_key_update = False
+
+    # --- application data (RFC 8446 §5.1) ------------------------------------------------
+
+    def send(self, data: bytes) -> int:
+        """gnutls_record_send: encrypt `data` into application_data records and write them.
+
+        Returns len(data). If it raises `WouldBlock` or `Interrupted`, the
+        data is already encrypted and partly written: call `send()` again
+        with the same data (or b"") to finish; other data raises `TLSError`."""
+        self._check_open()
+        if self._unfinished_send is None:
+            self.connection.send_application_data(data)
+            self._unfinished_send = data
+        elif data and data != self._unfinished_send:
+            raise TLSError('the previous send() was interrupted: call send() again with the same data (or b"") first')
+        self._write_pending()
+        sent, self._unfinished_send = self._unfinished_send, None
+        return len(sent)
 
     def recv(self) -> bytes:
-        """The next piece of application data; b"" once the peer has closed.
+        """gnutls_record_recv: the next piece of application data; b"" once the peer has closed.
 
-        Raises as `handshake()` does. Check `truncated` after b"" to learn
-        whether the peer said close_notify or just dropped the connection."""
-        while not self._received:
+        Raises as `handshake()` does (`WouldBlock("read")` when nothing has
+        arrived yet). Check `truncated` after b"" to learn whether the peer
+        said close_notify or just dropped the connection."""
+        while True:
+            # Answers the connection produced by itself (a KeyUpdate in response
+            # to the peer's, RFC 8446 §4.6.3) go out as far as the socket takes
+            # them. Never block a reader on writing: the peer may be waiting for
+            # us to read before it can read in turn.
+            self._write_what_fits()
+            self._look_at_events()
+            if self._received:
+                return self._received.pop(0)
             if self.peer_closed:
                 return b""
-            self._pump()
-        return self._received.pop(0)
+            self._read()
 
     def recv_all(self) -> bytes:
-        """Everything until the peer closes."""
+        """Everything until the peer closes (blocking sockets)."""
         chunks = []
         while chunk := self.recv():
             chunks.append(chunk)
         return b"".join(chunks)
 
-    # --- closing (RFC 8446 §6.1) --------------------------------------------------
+    # --- closing (RFC 8446 §6.1) ---------------------------------------------------------
 
-    def close(self) -> None:
-        """Send close_notify (if the connection is still open), then close the socket.
+    def shutdown_write(self) -> None:
+        """gnutls_bye(GNUTLS_SHUT_WR): send close_notify, then end our half of TCP.
 
-        Errors while saying goodbye are ignored: the peer may be gone already."""
+        The session can still `recv()` the peer's remaining data and its own
+        close_notify (half-close). Non-blocking: call again if interrupted."""
+        self._check_open()
+        self.connection.close()  # nothing happens if close_notify was sent already
+        self._write_pending()
+        if not self._write_shut:
+            self._write_shut = True
+            # Our FIN follows the close_notify, so the peer reads both before
+            # it learns that the stream has ended.
+            self.sock.shutdown(socket.SHUT_WR)
+
+    def close(self, timeout: float | None = CLOSE_TIMEOUT) -> None:
+        """gnutls_bye(GNUTLS_SHUT_RDWR): close_notify, wait for the peer's, close the socket.
+
+        After a completed handshake we wait up to `timeout` seconds (None:
+        only the socket's own timeout; 0: not at all) for the peer's
+        close_notify or the end of the stream; data arriving meanwhile is
+        discarded. A client may receive its session tickets while it waits.
+        On a non-blocking socket `WouldBlock` / `Interrupted` mean "call
+        close() again"; the socket stays open until then. Errors from a peer
+        that has gone already are ignored. Calling it again does nothing."""
         if self.closed:
             return
-        if not self.connection.closed:
-            self.connection.close()
-            with contextlib.suppress(OSError):
-                self._write_pending()
-                # Half-close: our FIN follows the close_notify, so the peer reads
-                # both before it learns that the stream has ended.
-                self.sock.shutdown(socket.SHUT_WR)
-        self._close_socket()
+        try:
+            self.shutdown_write()
+            if self.completed is not None and not self.peer_closed and timeout != 0:
+                self._wait_for_close_notify(timeout)
+        except (WouldBlock, Interrupted):
+            raise
+        except OSError:
+            pass  # the peer is gone, or stayed silent for `timeout` seconds
+        except BaseException:
+            self._hang_up()
+            raise
+        self._hang_up()
+
+    def _wait_for_close_notify(self, timeout: float | None) -> None:
+        own_timeout = self.sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                self._look_at_events(stop_at_warning=False)
+                self._received.clear()  # nobody will recv() it any more
+                if self.peer_closed:
+                    return
+                if own_timeout != 0.0 and deadline is not None:  # a blocking socket: wait no longer
+                    left = max(deadline - time.monotonic(), 0.001)
+                    self.sock.settimeout(left if own_timeout is None else min(own_timeout, left))
+                self._read()
+        finally:
+            if own_timeout != 0.0 and not self.closed:
+                self.sock.settimeout(own_timeout)
 
     def __enter__(self) -> TLSSession:
         return self
@@ -197,72 +493,84 @@ class TLSSession:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        self.close()
-
-    # --- the pump -----------------------------------------------------------------
-
-    def _pump(self) -> None:
-        """One round: read from the socket, feed the connection, write its answer."""
-        if self.closed:
-            raise ConnectionClosed("the session is closed")
-        data = self.sock.recv(RECEIVE_SIZE)
-        if not data:
-            self._on_end_of_stream()
-            return
         try:
-            events = self.connection.receive_data(data)
-        except LocalAlert:
-            # The connection queued the fatal alert; deliver it, then hang up
-            # (RFC 8446 §6.2: "both parties MUST immediately close the connection").
-            with contextlib.suppress(OSError):
-                self._write_pending()
-            self._close_socket()
-            raise
-        except RemoteAlert:
-            self._close_socket()
-            raise
-        for event in events:
-            self._on_event(event)
-        # Answers the connection produced by itself: the client's Finished,
-        # a KeyUpdate in response to the peer's (RFC 8446 §4.6.3).
-        self._write_pending()
+            self.close()
+        except (WouldBlock, Interrupted):
+            self._hang_up()  # a non-blocking socket: no waiting when leaving a with block
 
-    def _on_event(self, event: Event) -> None:
-        self.events.append(event)
-        if isinstance(event, HandshakeCompleted):
-            self.completed = event
-        elif isinstance(event, ApplicationData):
-            if event.data:
-                self._received.append(event.data)
-        elif isinstance(event, CloseNotifyReceived):
-            self.peer_closed = True
-
-    def _on_end_of_stream(self) -> None:
-        """The peer closed TCP. Fine after close_notify; a truncation otherwise."""
-        if self.peer_closed:
-            return
-        self.peer_closed = True
-        self.truncated = True
-        if self.connection.handshake_complete:
-            self.connection.observe(
-                trace.Note(
-                    role=self.connection.role,
-                    level="warning",
-                    text="the peer closed the TCP connection without sending close_notify: "
-                    "the data cannot be told apart from a truncated stream",
-                    rfc="RFC 8446 §6.1",
-                )
-            )
-        else:
-            self._close_socket()
-            raise ConnectionClosedDuringHandshake()
+    # --- moving bytes --------------------------------------------------------------------
 
     def _write_pending(self) -> None:
-        data = self.connection.data_to_send()
-        if data:
-            self.sock.sendall(data)
+        """Write everything the connection wants sent; keep whatever the socket refuses."""
+        self._unsent += self.connection.data_to_send()
+        while self._unsent:
+            try:
+                written = self.sock.send(self._unsent)
+            except BlockingIOError as error:
+                raise self._stopped(WouldBlock("write")) from error
+            except InterruptedError as error:
+                raise self._stopped(Interrupted("write")) from error
+            self._unsent = self._unsent[written:]
 
-    def _close_socket(self) -> None:
+    def _write_what_fits(self) -> None:
+        """Like `_write_pending`, but leave what the socket refuses for later."""
+        with contextlib.suppress(WouldBlock, Interrupted):
+            self._write_pending()
+
+    def _read(self) -> None:
+        """One read from the socket, fed to the connection; its events are queued."""
+        if self.closed:
+            raise ConnectionClosed("the session is closed")
+        try:
+            data = self._recv_within_handshake_timeout()
+        except BlockingIOError as error:
+            raise self._stopped(WouldBlock("read")) from error
+        except InterruptedError as error:
+            raise self._stopped(Interrupted("read")) from error
+        if not data:
+            self._stream_ended()
+            return
+        try:
+            self._feed(data)
+        except LocalAlert:
+            # The connection queued the fatal alert; deliver it if the socket
+            # takes it now, then hang up (RFC 8446 §6.2: "Upon transmission or
+            # receipt of a fatal alert message, both parties MUST immediately
+            # close the connection").
+            with contextlib.suppress(OSError, WouldBlock, Interrupted):
+                self._write_pending()
+            self._hang_up()
+            raise
+        except TLSError:  # RemoteAlert, HandshakeTimeout
+            self._hang_up()
+            raise
+
+    def _recv_within_handshake_timeout(self) -> bytes:
+        """sock.recv, but a blocking socket waits no longer than the handshake has left."""
+        left = self.connection.handshake_time_left()
+        own_timeout = self.sock.gettimeout()
+        if left is None or own_timeout == 0.0 or (own_timeout is not None and own_timeout <= left):
+            return self.sock.recv(RECEIVE_SIZE)
+        self.sock.settimeout(max(left, 0.0) + TIMER_SLACK)
+        try:
+            return self.sock.recv(RECEIVE_SIZE)
+        except TimeoutError:
+            self._check_handshake_timeout()  # HandshakeTimeout, if the connection's clock agrees
+            raise
+        finally:
+            if not self.closed:
+                self.sock.settimeout(own_timeout)
+
+    def _stopped(self, condition: WouldBlock | Interrupted) -> WouldBlock | Interrupted:
+        """Remember which way we waited (gnutls_record_get_direction)."""
+        self.direction = condition.direction
+        return condition
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConnectionClosed("the session is closed")
+
+    def _hang_up(self) -> None:
         self.closed = True
         self.sock.close()
 
@@ -293,19 +601,31 @@ def client_config(
     )
 
 
-def connect(host: str, port: int, config: Config, timeout: float = DEFAULT_TIMEOUT) -> TLSSession:
+def connect(
+    host: str,
+    port: int,
+    config: Config,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    session_data: bytes | None = None,
+    early_data: bytes | None = None,
+) -> TLSSession:
     """Open a TCP connection to host:port and run a TLS 1.3 handshake over it.
 
-    `timeout` bounds every socket operation, this one and later ones. Raises
-    what `socket.create_connection` raises (`ConnectionRefusedError`,
+    `timeout` bounds every socket operation, this one and later ones.
+    `session_data` (from an earlier session's `get_session_data()`) asks to
+    resume, and `early_data` is then sent as 0-RTT data. Raises what
+    `socket.create_connection` raises (`ConnectionRefusedError`,
     `TimeoutError`, `socket.gaierror`, ...) and what `TLSSession.handshake`
     raises; the socket is closed in every case."""
     sock = socket.create_connection((host, port), timeout=timeout)
     session = TLSSession(sock, ClientConnection(config))
     try:
-        session.handshake()
+        if session_data is not None:
+            session.set_session_data(session_data)
+        session.handshake(early_data=early_data)
     except BaseException:
-        session._close_socket()
+        session._hang_up()
         raise
     return session
 
