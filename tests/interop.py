@@ -28,6 +28,7 @@ finalizers (`stop()`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import re
@@ -51,8 +52,12 @@ from teachtls import (
     ServerConnection,
 )
 from teachtls.connection import Connection, Event
+from teachtls.crypto.aead import CIPHER_SUITES as TLS13_CIPHER_SUITES
 from teachtls.pki.generate import IssuedCertificate, KeyType, issue_leaf, make_ca
 from teachtls.trace.observer import Recorder
+from teachtls.wire.enums import ContentType, ExtensionType
+from teachtls.wire.messages import ClientHello, build_handshake, parse_handshake
+from teachtls.wire.record import HEADER_LENGTH, build_header
 
 OPENSSL = shutil.which("openssl")
 
@@ -531,3 +536,154 @@ class InteractiveSClient(OpenSSLProcess):
 
     def __init__(self, port: int, args: Sequence[str | Path]) -> None:
         super().__init__(["s_client", "-connect", f"{HOST}:{port}", *args])
+
+
+# --- TLS 1.2 helpers (tests/test_interop_tls12.py) ----------------------------------------------
+#
+# * `openssl_cipher_name()` maps an RFC (IANA) suite name to OpenSSL's own
+#   ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" -> "ECDHE-ECDSA-AES128-GCM-SHA256"),
+#   as `openssl ciphers -stdname` prints it: `-cipher` wants OpenSSL's names.
+# * `ScriptedServer` runs one teachtls server conversation written as a
+#   function of the `SocketPump`, for exchanges an echo loop cannot express
+#   (a server-initiated renegotiation).
+# * `DowngradeProxy` is the man in the middle of RFC 8446 §4.1.3: it relays
+#   127.0.0.1 traffic to a server, but first strips TLS 1.3 from the
+#   ClientHello (`strip_tls13`), so a 1.3-capable pair falls back to 1.2.
+
+
+@functools.cache
+def openssl_cipher_names() -> dict[str, str]:
+    """IANA name -> OpenSSL name, for every suite this openssl knows."""
+    listing = subprocess.run(
+        [_require_openssl(), "ciphers", "-stdname", "ALL:@SECLEVEL=0"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    ).stdout
+    names = {}
+    for line in listing.splitlines():
+        # "TLS_RSA_WITH_AES_128_CBC_SHA  - AES128-SHA  SSLv3 Kx=RSA ..."
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == "-":
+            names[fields[0]] = fields[2]
+    return names
+
+
+def openssl_cipher_name(iana_name: str) -> str:
+    return openssl_cipher_names()[iana_name]
+
+
+def next_events(pump: SocketPump, wanted: Callable[[Event], bool]) -> list[Event]:
+    """Events (pending first, then newly received) up to and including the first `wanted` one."""
+    seen: list[Event] = []
+    while True:
+        events, pump.pending = pump.pending, []
+        for index, event in enumerate(events):
+            seen.append(event)
+            if wanted(event):
+                pump.pending = events[index + 1 :]
+                return seen
+        pump.pending = pump.receive()
+
+
+class ScriptedServer(EchoServer):
+    """teachtls servers whose conversation is `script(pump, served)`, run in
+    the background thread for each accepted socket; afterwards the socket is
+    closed (close_notify first) and `served` is put on `results`."""
+
+    def __init__(self, config: Config, script: Callable[[SocketPump, Conversation], None]) -> None:
+        self.script = script
+        super().__init__(config)
+
+    def _serve_one(self, sock: socket.socket) -> Served:
+        recorder = Recorder()
+        served = Conversation(recorder=recorder)
+        pump = SocketPump(ServerConnection(attrs.evolve(self.config, observer=recorder)), sock)
+        try:
+            self.script(pump, served)
+        except Exception as error:  # reported to the test through `results`
+            served.error = error
+        finally:
+            pump.close()
+        return served
+
+    def next_conversation(self) -> Conversation:
+        served = self.next_result()
+        assert isinstance(served, Conversation)
+        return served
+
+
+def strip_tls13(client_hello_record: bytes) -> bytes:
+    """The ClientHello record as a 1.2-only client would have sent it: without
+    supported_versions, key_share, psk_key_exchange_modes or TLS 1.3 suites.
+    Built with the codec, so the result is a well-formed ClientHello."""
+    hello, _spans = parse_handshake(client_hello_record[HEADER_LENGTH:])
+    assert isinstance(hello, ClientHello)
+    tls13_only = {ExtensionType.supported_versions, ExtensionType.key_share, ExtensionType.psk_key_exchange_modes}
+    stripped = attrs.evolve(
+        hello,
+        cipher_suites=tuple(suite for suite in hello.cipher_suites if suite not in TLS13_CIPHER_SUITES),
+        extensions=tuple(e for e in hello.extensions if e.extension_type not in tls13_only),
+    )
+    body = build_handshake(stripped)
+    legacy_record_version = int.from_bytes(client_hello_record[1:3], "big")
+    return build_header(ContentType.handshake, len(body), legacy_record_version) + body
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise PeerClosedSocket("the peer closed the TCP connection")
+        data += chunk
+    return data
+
+
+class DowngradeProxy:
+    """A man in the middle on 127.0.0.1: accepts one client, connects to
+    `server_port`, rewrites the client's first record (its ClientHello) with
+    `strip_tls13`, then relays bytes both ways unchanged until either side closes."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.listener = socket.create_server((HOST, 0))
+        self.listener.settimeout(TIMEOUT)
+        self.port: int = self.listener.getsockname()[1]
+        self.error: Exception | None = None
+        self.thread = threading.Thread(target=self._run, name=f"downgrade-proxy-{self.port}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            client, _address = self.listener.accept()
+        except OSError as error:
+            self.error = error
+            return
+        with client, socket.create_connection((HOST, self.server_port), timeout=TIMEOUT) as server:
+            client.settimeout(TIMEOUT)
+            try:
+                header = _read_exactly(client, HEADER_LENGTH)
+                record = header + _read_exactly(client, int.from_bytes(header[3:5], "big"))
+                server.sendall(strip_tls13(record))
+            except Exception as error:  # reported through `error`
+                self.error = error
+                return
+            back = threading.Thread(target=self._relay, args=(server, client), daemon=True)
+            back.start()
+            self._relay(client, server)
+            back.join(TIMEOUT)
+
+    @staticmethod
+    def _relay(source: socket.socket, destination: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                destination.sendall(data)
+            destination.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # one side reset or timed out: the relay ends
+
+    def stop(self) -> None:
+        self.listener.close()
+        self.thread.join(TIMEOUT)

@@ -164,7 +164,12 @@ class Client12Handshake(Handshake12):
             from teachtls.crypto.suites12 import TEACHING_ONLY_SUITES_12
 
             suites += tuple(TEACHING_ONLY_SUITES_12)
-        return tuple(suite for suite in suites if suite in SUITES_12)
+        # Static RSA and CBC suites only ever with the explicit teaching flag.
+        return tuple(
+            suite
+            for suite in dict.fromkeys(suites)
+            if suite in SUITES_12 and (self.config.legacy_suites_for_teaching or not SUITES_12[suite].teaching_only)
+        )
 
     def check_renegotiation_info(self, message: ServerHello) -> None:
         """RFC 5746 §3.4 (first handshake) and §3.5 (re-handshake)."""
@@ -456,6 +461,17 @@ class Client12Handshake(Handshake12):
             raise alerts.TLSError("the server does not support secure renegotiation (RFC 5746)")
         self.start_renegotiation()
         self.set_state(State.WAIT_SH, "renegotiate: send ClientHello")
+
+    def renegotiation_declined(self) -> None:
+        """A no_renegotiation warning answers our re-handshake's ClientHello.
+
+        RFC 5246 §7.2.2: the server sends it "in response to a client hello
+        after initial handshaking ... At that point, the original requester
+        can decide whether to proceed with the connection." teachtls
+        proceeds: the current session and keys stay in use."""
+        if self.renegotiating and self.state is State.WAIT_SH:
+            self.renegotiating = False
+            self.set_state(State.CONNECTED, "renegotiation declined: keep the current session")
 
     def start_renegotiation(self) -> None:
         self.start_new_handshake_12()

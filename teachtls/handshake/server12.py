@@ -203,6 +203,8 @@ class Server12Handshake(Handshake12):
             params = SUITES_12.get(suite)
             if params is None or suite not in hello.cipher_suites:
                 continue
+            if params.teaching_only and not self.config.legacy_suites_for_teaching:
+                continue  # static RSA and CBC: only with the explicit teaching flag
             fits_ecdsa = isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey)
             fits_rsa = isinstance(key, rsa.RSAPublicKey)
             if (params.key_exchange == "ECDHE_ECDSA" and fits_ecdsa) or (

@@ -197,6 +197,7 @@ CLIENT_12: dict[tuple[State, Trigger], Transition] = {
 CLIENT_12_SEND_TRANSITIONS: tuple[SendTransition, ...] = (
     SendTransition(S.START, "send ClientHello", S.WAIT_SH),
     SendTransition(S.CONNECTED, "renegotiate: send ClientHello", S.WAIT_SH),
+    SendTransition(S.WAIT_SH, "renegotiation declined: keep the current session", S.CONNECTED),
 )
 
 SERVER_12: dict[tuple[State, Trigger], Transition] = {

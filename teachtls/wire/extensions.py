@@ -310,6 +310,10 @@ BODIES: dict[tuple[int, str], type[WireStruct]] = {
     (E.record_size_limit, CH): RecordSizeLimit,
     (E.record_size_limit, EE): RecordSizeLimit,
     (E.renegotiation_info, CH): RenegotiationInfo,
+    # A TLS 1.2 ServerHello answers with these two (RFC 5746 §3.6, RFC 7301 §3.1);
+    # TLS 1.3 moved ALPN to EncryptedExtensions and dropped renegotiation_info.
+    (E.renegotiation_info, SH): RenegotiationInfo,
+    (E.application_layer_protocol_negotiation, SH): ProtocolNameList,
     (E.session_ticket, CH): RawBody,
     (E.padding, CH): RawBody,
     (E.status_request, CH): CertificateStatusRequest,
