@@ -1,13 +1,15 @@
-"""The `teachtls` command: watch TLS 1.3 happen, in memory or on the network.
+"""The `teachtls` command: watch TLS 1.3 (and 1.2) happen, in memory or on the network.
 
-    teachtls demo    [--trace FILE] [--out DIR]
+    teachtls demo    [--trace FILE] [--out DIR] [--tls-version 1.3|1.2]
+                     [--legacy-suites-for-teaching]
     teachtls serve   [--host H] [--port P] --cert CERT.pem --key KEY.pem
-                     [--tls-version 1.3] [--trace-dir DIR] [--keylog FILE]
+                     [--tls-version 1.3|1.2] [--trace-dir DIR] [--keylog FILE]
                      [--alpn PROTO ...] [--tickets N] [--early-data BYTES]
-                     [--ocsp RESPONSE.der]
+                     [--ocsp RESPONSE.der] [--legacy-suites-for-teaching]
     teachtls connect HOST:PORT [--cafile CA.pem] [--servername NAME]
-                     [--tls-version 1.3] [--trace FILE] [--keylog FILE]
+                     [--tls-version 1.3|1.2] [--trace FILE] [--keylog FILE]
                      [--insecure] [--path /] [--timeout SECONDS] [--alpn PROTO ...]
+                     [--legacy-suites-for-teaching]
 
     teachtls diagram     TRACE -o OUT.svg [--detail messages|keys|records] [--title T]
     teachtls keyschedule TRACE -o OUT.svg [--role client|server]
@@ -15,6 +17,8 @@
     teachtls explain     TRACE -o OUT.html|.md|.rst [--title T]
     teachtls keylog      TRACE -o keys.txt
     teachtls pcap        TRACE -o capture.pcapng
+    teachtls lab         [NAME] [--out DIR]
+    teachtls compare     [TRACE12 TRACE13] -o OUT.svg|.png|.pdf|.dot|.html|.md
 
   (TRACE is a JSON Lines trace; `--scenario NAME` names a deterministic
   scenario instead, e.g. rfc8448-simple. Pictures are .svg, .png, .pdf or .dot.)
@@ -38,11 +42,25 @@
   It works against `teachtls serve`, `openssl s_server -www` and real sites.
 * `diagram`, `keyschedule`, `statechart` and `explain` draw and explain a
   saved trace (teachtls.render); `keylog` and `pcap` hand it to Wireshark.
+* `lab` lists the break-it labs, or runs one: a handshake with one
+  deliberate fault, the check that catches it and the alert (teachtls.labs).
+* `compare` puts a TLS 1.2 and a TLS 1.3 handshake side by side and marks
+  what each TLS 1.2 message became (teachtls.render.compare). Without
+  traces it compares two deterministic scenarios, tls12-rfc8448-simple and
+  rfc8448-simple: one server, one key share, two protocol versions.
+
+Versions. `demo`, `serve` and `connect` speak TLS 1.3 and TLS 1.2 by default
+(1.3 preferred, RFC 8446 §4.2.1); `--tls-version 1.2` or `1.3` allows only
+that one: the server is capped at it, the client offers only it, the demo
+runs both sides at it. `--legacy-suites-for-teaching` also enables the TLS
+1.2 suites TLS 1.3 removed -- static RSA key transport (no forward secrecy)
+and AES-CBC with HMAC (MAC-then-encrypt, padding oracles) -- for a lesson on
+why; it is off unless asked for, and says so on stderr when it is on.
 
 The command line is a contract (scripts and tests rely on it). Exit codes:
 0 success, 1 the connection or handshake failed (one line on stderr says
-why), 2 bad usage (argparse's convention), including `--tls-version 1.2`,
-which is not implemented yet. For the trace commands: 2 when the trace is
+why), 2 bad usage (argparse's convention), including an unknown
+`--tls-version`. For the trace commands: 2 when the trace is
 missing or malformed or -o has a suffix they cannot write, 1 when writing
 fails.
 
@@ -66,6 +84,7 @@ from teachtls.config import Config
 from teachtls.connection import Connection, Event
 from teachtls.handshake.client13 import ClientConnection
 from teachtls.handshake.server13 import ServerConnection
+from teachtls.labs.command import add_lab_command
 from teachtls.net.server import TLSServer, http_handler, serve, server_config
 from teachtls.net.session import DEFAULT_TIMEOUT, client_config, connect, describe_error
 from teachtls.pki.generate import issue_leaf, make_ca
@@ -76,8 +95,16 @@ from teachtls.trace.events import TraceEvent
 from teachtls.trace.jsonl import JsonlWriter, dump_jsonl
 from teachtls.trace.keylog import KeylogWriter
 from teachtls.trace.observer import Observer, Recorder, fan_out, ignore
+from teachtls.wire.enums import ProtocolVersion
 
-SUPPORTED_TLS_VERSIONS = ("1.3",)
+# --tls-version VERSION -> the one protocol version a Config then allows.
+SUPPORTED_TLS_VERSIONS: dict[str, int] = {"1.3": ProtocolVersion.TLS1_3, "1.2": ProtocolVersion.TLS1_2}
+
+LEGACY_SUITES_WARNING = (
+    "teachtls: warning: --legacy-suites-for-teaching: TLS 1.2 static RSA key transport (no forward secrecy) "
+    "and AES-CBC with HMAC (padding oracles) are enabled; they are here to show why TLS 1.3 removed them. "
+    "For teaching only."
+)
 
 # RFC 8446 §4.6.1: max_early_data_size is a uint32.
 MAX_EARLY_DATA_SIZE = 2**32 - 1
@@ -86,12 +113,40 @@ MAX_OCSP_RESPONSE = 2**24 - 1
 
 
 def tls_version(text: str) -> str:
-    """argparse type for --tls-version: only 1.3 for now."""
+    """argparse type for --tls-version: "1.3" or "1.2"."""
     if text in SUPPORTED_TLS_VERSIONS:
         return text
-    if text == "1.2":
-        raise argparse.ArgumentTypeError("TLS 1.2 is not implemented yet; teachtls speaks only TLS 1.3 for now")
-    raise argparse.ArgumentTypeError(f"unknown TLS version {text!r}; choose 1.3")
+    raise argparse.ArgumentTypeError(f"unknown TLS version {text!r}; choose 1.3 or 1.2")
+
+
+def add_version_options(parser: argparse.ArgumentParser, whose: str) -> None:
+    """--tls-version and --legacy-suites-for-teaching, shared by demo, serve and connect."""
+    parser.add_argument(
+        "--tls-version",
+        type=tls_version,
+        default=None,
+        metavar="VERSION",
+        help=f"1.3 or 1.2: {whose} only that version (default: both, TLS 1.3 preferred)",
+    )
+    parser.add_argument(
+        "--legacy-suites-for-teaching",
+        action="store_true",
+        help="TEACHING ONLY: also enable TLS 1.2 static RSA and AES-CBC suites (off by default)",
+    )
+
+
+def versioned(config: Config, args: argparse.Namespace) -> Config:
+    """`config` with what --tls-version and --legacy-suites-for-teaching asked for."""
+    if args.tls_version is not None:
+        config = attrs.evolve(config, versions=(SUPPORTED_TLS_VERSIONS[args.tls_version],))
+    if args.legacy_suites_for_teaching:
+        config = attrs.evolve(config, legacy_suites_for_teaching=True)
+    return config
+
+
+def warn_about_legacy_suites(args: argparse.Namespace) -> None:
+    if args.legacy_suites_for_teaching:
+        print(LEGACY_SUITES_WARNING, file=sys.stderr, flush=True)
 
 
 def count_between(low: int, high: int) -> Callable[[str], int]:
@@ -112,7 +167,7 @@ def count_between(low: int, high: int) -> Callable[[str], int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="teachtls",
-        description="A readable, fully traced TLS 1.3 for teaching. Not for production.",
+        description="A readable, fully traced TLS 1.3 (and 1.2) for teaching. Not for production.",
     )
     parser.add_argument("--version", action="version", version=f"teachtls {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -120,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="an in-memory handshake between a teachtls client and server")
     demo.add_argument("--out", metavar="DIR", default="demo-output", help="output directory (default: %(default)s)")
     demo.add_argument("--trace", metavar="FILE", help="JSON Lines trace file (default: DIR/trace.jsonl)")
+    add_version_options(demo, "both sides speak")
     demo.set_defaults(run=run_demo)
 
     server = commands.add_parser("serve", help="an HTTPS server that shows each connection's parameters")
@@ -127,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=8443, help="port; 0 picks a free one (default: %(default)s)")
     server.add_argument("--cert", required=True, metavar="CERT.pem", help="certificate chain, leaf first (PEM)")
     server.add_argument("--key", required=True, metavar="KEY.pem", help="the leaf's private key (PEM)")
-    server.add_argument("--tls-version", type=tls_version, default="1.3", metavar="VERSION", help="only 1.3 for now")
+    add_version_options(server, "the server accepts")
     server.add_argument("--trace-dir", metavar="DIR", help="write DIR/connection-<n>.jsonl for each connection")
     server.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
     server.add_argument("--alpn", nargs="+", action="extend", default=[], metavar="PROTO", help="ALPN protocols")
@@ -157,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("address", metavar="HOST:PORT", help="where to connect (port defaults to 443)")
     client.add_argument("--cafile", metavar="CA.pem", help="trusted root certificates (default: the system's)")
     client.add_argument("--servername", metavar="NAME", help="name to send and verify (default: HOST)")
-    client.add_argument("--tls-version", type=tls_version, default="1.3", metavar="VERSION", help="only 1.3 for now")
+    add_version_options(client, "the client offers")
     client.add_argument("--trace", metavar="FILE", help="write the trace as JSON Lines")
     client.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
     client.add_argument("--insecure", action="store_true", help="do NOT verify the server's certificate")
@@ -168,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--alpn", nargs="+", action="extend", default=[], metavar="PROTO", help="ALPN protocols")
     client.set_defaults(run=run_connect)
     add_render_commands(commands)
+    add_compare_command(commands)
+    add_lab_command(commands)
     return parser
 
 
@@ -197,7 +255,8 @@ def fail(message: str) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     trace_path = args.trace or os.path.join(args.out, "trace.jsonl")
-    events = demo_trace()
+    warn_about_legacy_suites(args)
+    events = demo_trace(versioned(Config(), args))
     print(render_walkthrough(events, color=sys.stdout.isatty()), end="")
 
     for directory in {os.path.dirname(trace_path) or ".", args.out}:
@@ -229,19 +288,22 @@ def write_demo_pictures(events: list[TraceEvent], directory: str) -> None:
     print(f"teachtls: wrote the annotated page (every byte explained) to {page_path}")
 
 
-def demo_trace() -> list[TraceEvent]:
-    """A whole TLS 1.3 conversation in memory, both roles traced into one Recorder.
+def demo_trace(base: Config | None = None) -> list[TraceEvent]:
+    """A whole conversation in memory, both roles traced into one Recorder.
 
     A fresh CA and a leaf for "localhost" (ECDSA P-256); the client sends a
-    small HTTP request, the server a reply; then both say close_notify."""
+    small HTTP request, the server a reply; then both say close_notify.
+    Both sides start from `base` (its versions and suites; TLS 1.3 and 1.2
+    by default, so they agree on 1.3)."""
+    base = base or Config()
     ca = make_ca("teachtls demo CA", "ecdsa-p256")
     leaf = issue_leaf(ca, "localhost", dns_names=["localhost"], key_type="ecdsa-p256")
     recorder = Recorder()  # events carry their role, so one recorder can serve both
     client = ClientConnection(
-        Config(server_name="localhost", trusted_certificates=(ca.certificate,), observer=recorder)
+        attrs.evolve(base, server_name="localhost", trusted_certificates=(ca.certificate,), observer=recorder)
     )
     server = ServerConnection(
-        Config(certificate_chain=(leaf.certificate,), private_key=leaf.private_key, observer=recorder)
+        attrs.evolve(base, certificate_chain=(leaf.certificate,), private_key=leaf.private_key, observer=recorder)
     )
 
     client.start_handshake()
@@ -294,7 +356,8 @@ def run_serve(args: argparse.Namespace) -> int:
         # open on connection 2. Connections run in threads, hence the lock.
         store: SessionStore = LockedSessionStore(StatelessTickets(base.random, base.clock))
         base = attrs.evolve(base, session_tickets=args.tickets, session_store=store)
-    base = attrs.evolve(base, max_early_data_size=args.early_data)
+    base = attrs.evolve(versioned(base, args), max_early_data_size=args.early_data)
+    warn_about_legacy_suites(args)
     if args.trace_dir:
         os.makedirs(args.trace_dir, exist_ok=True)
     keylog_lock = threading.Lock()
@@ -370,6 +433,7 @@ def run_connect(args: argparse.Namespace) -> int:
         print(f"teachtls: {error}", file=sys.stderr)
         return 2
     servername = args.servername or host
+    warn_about_legacy_suites(args)
     if args.insecure:
         print(
             f"teachtls: warning: --insecure: the server's certificate is NOT verified; "
@@ -392,12 +456,15 @@ def run_connect(args: argparse.Namespace) -> int:
                 observers.append(stack.enter_context(KeylogWriter(args.keylog)))
         except OSError as error:
             return fail(f"cannot write {error.filename}: {error.strerror}")
-        config = client_config(
-            servername=servername,
-            cafile=args.cafile,
-            insecure=args.insecure,
-            observer=fan_out(*observers) if observers else ignore,
-            alpn=args.alpn,
+        config = versioned(
+            client_config(
+                servername=servername,
+                cafile=args.cafile,
+                insecure=args.insecure,
+                observer=fan_out(*observers) if observers else ignore,
+                alpn=args.alpn,
+            ),
+            args,
         )
         where = f"{host}:{port}"
         try:
@@ -586,13 +653,19 @@ def render_command(
 def read_trace(args: argparse.Namespace, *, needs_secrets: bool = False) -> list[TraceEvent]:
     """The trace named by TRACE (or --trace) or --scenario; raises `UsageError`."""
     from teachtls.scenarios.named import run_scenario
-    from teachtls.trace.jsonl import load_jsonl_with_header
 
     path, scenario = args.trace, args.scenario
     if (path is None) == (scenario is None):
         raise UsageError("give a TRACE file or --scenario NAME (one of them)")
     if scenario is not None:
         return run_scenario(scenario)
+    return load_trace_file(path, needs_secrets=needs_secrets)
+
+
+def load_trace_file(path: str, *, needs_secrets: bool = False) -> list[TraceEvent]:
+    """The events of the JSON Lines trace at `path`; raises `UsageError`."""
+    from teachtls.trace.jsonl import load_jsonl_with_header
+
     try:
         header, events = load_jsonl_with_header(path)
     except OSError as error:
@@ -602,6 +675,63 @@ def read_trace(args: argparse.Namespace, *, needs_secrets: bool = False) -> list
     if needs_secrets and header.get("redacted"):
         raise UsageError(f"{path} was written redacted: it holds no secrets to write")
     return events
+
+
+# --- teachtls compare -------------------------------------------------------------------
+#
+# Two traces, TLS 1.2 first, side by side (teachtls.render.compare). Without
+# traces, two deterministic scenarios that share a server certificate, key
+# shares and application data: RFC 8448 §3 and its TLS 1.2 counterpart.
+
+COMPARE_SCENARIOS = ("tls12-rfc8448-simple", "rfc8448-simple")
+
+
+def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    compare = commands.add_parser(
+        "compare", help="a TLS 1.2 and a TLS 1.3 handshake side by side: what each message became"
+    )
+    compare.add_argument(
+        "traces",
+        nargs="*",
+        metavar="TRACE12 TRACE13",
+        help=f"a TLS 1.2 and a TLS 1.3 JSON Lines trace (default: the scenarios {' and '.join(COMPARE_SCENARIOS)})",
+    )
+    compare.add_argument(
+        "-o", "--output", required=True, metavar="OUT.svg|.png|.pdf|.dot|.html|.md", help="the file to write"
+    )
+    compare.add_argument("--title", help="the figure's and the page's title")
+    compare.set_defaults(run=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from teachtls.render.compare import FORMATS, render_compare
+    from teachtls.scenarios.named import run_scenario
+
+    suffix = os.path.splitext(args.output)[1].lower()
+    try:
+        if suffix not in FORMATS:
+            raise UsageError(f"cannot write {args.output}: use one of {', '.join(FORMATS)}")
+        if len(args.traces) == 2:
+            tls12, tls13 = (load_trace_file(path) for path in args.traces)
+        elif not args.traces:
+            tls12, tls13 = (run_scenario(name) for name in COMPARE_SCENARIOS)
+        else:
+            raise UsageError("give two traces, TRACE12 TRACE13 (TLS 1.2 first), or none")
+        written = render_compare(tls12, tls13, args.output, title=args.title)
+    except UsageError as error:
+        print(f"teachtls: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # a trace of the wrong version
+        print(f"teachtls: cannot compare: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}")
+    except RuntimeError as error:  # graphviz.ExecutableNotFound: no `dot` program
+        return fail(f"cannot draw the comparison: {error} (install Graphviz)")
+    print(f"teachtls: wrote the TLS 1.2 / TLS 1.3 comparison to {written}")
+    if suffix in (".md", ".markdown"):
+        print(f"teachtls: wrote its figure to {written.with_suffix('.svg')}")
+    return 0
 
 
 __all__ = ["main", "demo_trace", "split_address"]

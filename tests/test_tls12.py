@@ -895,3 +895,25 @@ def test_teaching_only_suites_need_the_explicit_flag() -> None:
     assert client.offered_suites_12() == ()
     teaching = ClientConnection(Config(legacy_suites_for_teaching=True))
     assert set(TEACHING_ONLY_SUITES_12) <= set(teaching.offered_suites_12())
+
+
+def test_rsa_server_signs_with_pkcs1_when_the_client_prefers_it() -> None:
+    """TLS 1.2 still allows RSASSA-PKCS1-v1_5 for ServerKeyExchange (RFC 5246 §7.4.3)."""
+    from teachtls.pki.generate import issue_leaf, make_ca
+    from teachtls.scenarios import memory
+    from teachtls.wire.enums import ProtocolVersion, SignatureScheme
+
+    ca = make_ca()
+    leaf = issue_leaf(ca, "localhost", dns_names=["localhost"], key_type="rsa-2048")
+    client = ClientConnection(
+        Config(
+            server_name="localhost",
+            trusted_certificates=(ca.certificate,),
+            versions=(ProtocolVersion.TLS1_2,),
+            signature_algorithms=(SignatureScheme.rsa_pkcs1_sha256, SignatureScheme.rsa_pss_rsae_sha256),
+        )
+    )
+    server = ServerConnection(Config(certificate_chain=(leaf.certificate,), private_key=leaf.private_key))
+    exchange = memory.run(client, server)
+    completed = next(e for e in exchange.client_events if isinstance(e, HandshakeCompleted))
+    assert completed.signature_scheme == "rsa_pkcs1_sha256"

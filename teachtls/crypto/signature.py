@@ -118,11 +118,17 @@ def _unfit(scheme: SignatureScheme | int, key: PrivateKey | PublicKey) -> Signat
     return SignatureError(f"signature scheme {name} cannot be used with a {type(key).__name__}")
 
 
-def sign(private_key: PrivateKey, scheme: SignatureScheme, content: bytes) -> bytes:
+def sign(private_key: PrivateKey, scheme: SignatureScheme, content: bytes, *, allow_pkcs1: bool = False) -> bytes:
     """Sign `content` (normally `certificate_verify_content(...)`).
+
+    `allow_pkcs1` admits rsa_pkcs1_sha256/384/512, which TLS 1.2 may use for
+    ServerKeyExchange and CertificateVerify but TLS 1.3 forbids (RFC 8446 §4.4.3).
 
     Raises `SignatureError` if `scheme` is not one of `schemes_for_key(private_key)`.
     """
+    if allow_pkcs1 and isinstance(private_key, rsa.RSAPrivateKey) and scheme in RSA_PKCS1:
+        hash_algorithm = RSA_PKCS1[scheme]
+        return private_key.sign(content, padding.PKCS1v15(), hash_algorithm)
     if scheme not in schemes_for_key(private_key):
         raise _unfit(scheme, private_key)
     if isinstance(private_key, rsa.RSAPrivateKey):

@@ -199,11 +199,17 @@ class Client12Handshake(Handshake12):
 
     def resume_12(self, session: ClientSession) -> State:
         """An abbreviated handshake (RFC 5246 §7.3): keys from the saved master secret."""
+        # RFC 7627 §5.3: the client MUST abort if the session used the extension and the
+        # ServerHello lacks it -- and if the session did not use it and the ServerHello has it.
+        if session.extended_master_secret:
+            reason = "the server resumes a session that used the extended master secret without it"
+        else:
+            reason = "the server resumes a session without the extended master secret, but with it now"
         self.check(
-            self.use_extended_master_secret or not session.extended_master_secret,
+            self.use_extended_master_secret == session.extended_master_secret,
             "extended_master_secret_on_resumption",
             alerts.HandshakeFailure,
-            "the server resumes a session that used the extended master secret without it",
+            reason,
             "RFC 7627 §5.3",
         )
         self.resumed = True
@@ -390,7 +396,7 @@ class Client12Handshake(Handshake12):
             signed = self.config.signer(scheme, content)
         else:
             assert self.config.private_key is not None
-            signed = signature.sign(self.config.private_key, scheme, content)  # type: ignore[arg-type]
+            signed = signature.sign(self.config.private_key, scheme, content, allow_pkcs1=True)  # type: ignore[arg-type]
         self.observe(
             trace.SignatureCreated(
                 role=self.role, scheme=scheme.name, content=content, signature=signed, rfc="RFC 5246 §7.4.8"

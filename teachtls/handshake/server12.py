@@ -119,6 +119,15 @@ class Server12Handshake(Handshake12):
             self.choose("renegotiation", "refused", "the client does not support RFC 5746 secure renegotiation")
             self.send_warning(AlertDescription.no_renegotiation_RESERVED, "insecure renegotiation refused")
             return State.CONNECTED
+        # RFC 5746 §3.7: "the server MUST verify that it does not contain the
+        # TLS_EMPTY_RENEGOTIATION_INFO_SCSV SCSV. If the SCSV is present, the server MUST abort the handshake."
+        self.check(
+            CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV not in message.cipher_suites,
+            "no_scsv_in_renegotiation",
+            alerts.HandshakeFailure,
+            "the renegotiating ClientHello carries TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+            "RFC 5746 §3.7",
+        )
         info = extensions.get(E.renegotiation_info)
         self.check(
             isinstance(info, RenegotiationInfo) and info.renegotiated_connection == self.client_verify_data,
@@ -246,6 +255,13 @@ class Server12Handshake(Handshake12):
         elif state.extended_master_secret and E.extended_master_secret not in self.client_extensions:
             # RFC 7627 §5.3: such a session "MUST NOT" be resumed without the extension.
             refusal = "the session used the extended master secret, the new ClientHello does not"
+        elif (
+            self.config.extended_master_secret
+            and not state.extended_master_secret
+            and E.extended_master_secret in self.client_extensions
+        ):
+            # RFC 7627 §5.3: then "the server MUST NOT perform the abbreviated handshake".
+            refusal = "the new ClientHello offers the extended master secret, the session did not use it"
         if refusal:
             self.choose("session", "full handshake", refusal)
             return None
@@ -301,7 +317,7 @@ class Server12Handshake(Handshake12):
             signed = self.config.signer(scheme, content)
         else:
             assert self.config.private_key is not None
-            signed = signature.sign(self.config.private_key, scheme, content)  # type: ignore[arg-type]
+            signed = signature.sign(self.config.private_key, scheme, content, allow_pkcs1=True)  # type: ignore[arg-type]
         self.signature_scheme = scheme
         self.observe(
             trace.SignatureCreated(
