@@ -24,23 +24,23 @@ Four rules keep one client from hurting the others or the server:
 
 * **Every wait is bounded, by three clocks.**
 
-  ===================  ==========================================  ========================
+  ===================  ==========================================  ==============================
   timeout              what it bounds                              enforced by
-  ===================  ==========================================  ========================
+  ===================  ==========================================  ==============================
   `timeout`            any one socket operation (10 s)             the socket (settimeout)
-  `handshake_timeout`  the whole handshake, from accept (10 s)     the core: it becomes
+  `handshake_timeout`  the whole handshake, from accept (10 s)     the core, as
                                                                    `Config.handshake_timeout_ms`
   `idle_timeout`       everything after the handshake: sending     `ConnectionSocket`'s
                        the request, reading the answer (10 s)      deadline
-  ===================  ==========================================  ========================
+  ===================  ==========================================  ==============================
 
   One clock is not enough. A per-operation timeout alone lets a client
   that sends one byte every 9 seconds keep its thread for ever (the
   "slowloris" attack); only a deadline for the whole phase stops it. The
-  handshake deadline lives in the sans-I/O core because the core already
-  knows when the handshake is over; the deadline after it lives in the
-  socket wrapper below, because only the application knows what "done"
-  means.
+  handshake deadline lives in the sans-I/O core, which knows when the
+  handshake is over (its clock is the injected `Config.clock`); the
+  deadline after it lives in the socket wrapper below, since the core
+  cannot tell when an HTTP request is complete.
 
 * **Every connection's memory is bounded.** What a client can make the
   server hold, and the limit that applies:
@@ -48,7 +48,7 @@ Four rules keep one client from hurting the others or the server:
   ==========================================  ================================================
   buffer                                      bound
   ==========================================  ================================================
-  one socket read                             `RECEIVE_SIZE`: one maximal record, 2^14 + 261 B
+  one socket read                             one maximal record, 2^14 + 261 B (session.py)
   the core's record buffer (`_incoming`)      less than one record once `receive_data` returns;
                                               a header announcing more than 2^14 + 256 bytes
                                               is a record_overflow alert at once (RFC 8446 §5.2)
@@ -71,12 +71,12 @@ Four rules keep one client from hurting the others or the server:
   Finished costs the server one log line.
 
 **Ending a connection so the peer hears every word.** The session sends
-close_notify when the handler returns, and answers the client's
-close_notify with its own (RFC 8446 §6.1). After a fatal alert it closes
-the socket at once (RFC 8446 §6.2: "Upon transmission or receipt of a
-fatal alert message, both parties MUST immediately close the
-connection"). Closing a TCP socket naively can lose that alert, though:
-see `ConnectionSocket.close` for the "lingering close" that prevents it.
+close_notify when the handler returns -- so a client's close_notify is
+answered with ours (RFC 8446 §6.1). After a fatal alert the session stops
+at once (RFC 8446 §6.2: "Upon transmission or receipt of a fatal alert
+message, both parties MUST immediately close the connection"). Closing a
+TCP socket naively can lose that alert, though: the server ends every
+connection with the "lingering close" of `ConnectionSocket.linger_and_close`.
 
 `serve()` runs a server in the calling thread until Ctrl-C;
 `serve_in_thread()` runs one in the background and returns a handle with the
@@ -141,7 +141,7 @@ LISTEN_BACKLOG = 128
 too few for a burst of clients connecting at once)."""
 
 DRAIN_TIMEOUT = 1.0
-"""Seconds a closing connection keeps reading what the client still sends (see `ConnectionSocket.close`)."""
+"""Seconds a closing connection keeps reading what the client still sends (see `ConnectionSocket.linger_and_close`)."""
 
 DRAIN_LIMIT = 2**16
 """Bytes a closing connection reads at most before it closes anyway."""
@@ -150,8 +150,15 @@ DRAIN_CHUNK = 2**14
 """Bytes read (and thrown away) at a time while draining."""
 
 
+_stderr_lock = threading.Lock()
+
+
 def log_to_stderr(line: str) -> None:
-    print(f"teachtls: {line}", file=sys.stderr, flush=True)
+    """One line to stderr. Connection threads log at once; the lock keeps their lines whole
+    (`print` writes the text and the newline separately, so two threads could interleave)."""
+    with _stderr_lock:
+        sys.stderr.write(f"teachtls: {line}\n")
+        sys.stderr.flush()
 
 
 def fixed_config(config: Config) -> ConfigFactory:
@@ -192,19 +199,22 @@ class ReceiveLimitReached(ConnectionAbortedError):
 class ConnectionSocket:
     """The socket of one connection, as the server hands it to its `TLSSession`.
 
-    It is a `socket.socket` (it satisfies the session's `Transport`) with
-    three additions, each a rule of the server:
+    To the session it looks like the socket itself (it has the methods of
+    the session's `Transport`), with three additions, each a rule of the server:
 
     * a **deadline** for a whole phase of the connection: once it has
       passed, a read raises `DeadlinePassed`, however busy the client kept
       the socket (the per-operation `timeout` still bounds each read);
     * a **receive limit**: after `receive_limit` bytes a read raises
       `ReceiveLimitReached`;
-    * a **lingering close** (`close`): the last bytes we wrote -- a fatal
-      alert, a close_notify -- are not lost to a TCP reset.
+    * a **lingering close** (`linger_and_close`): the last bytes we wrote --
+      a fatal alert, a close_notify -- are not lost to a TCP reset.
 
-    Writes are bounded only by `timeout`, never by the deadline: when the
-    deadline has passed the session can still say close_notify."""
+    When the session is done with the socket it calls `close()`, which here
+    only takes note: the server closes the socket itself, lingering, once it
+    has logged how the connection ended. Writes are bounded only by
+    `timeout`, never by the deadline: when the deadline has passed the
+    session can still say close_notify."""
 
     def __init__(self, sock: socket.socket, *, timeout: float | None, receive_limit: int = RECEIVE_LIMIT) -> None:
         self.sock = sock
@@ -215,6 +225,7 @@ class ConnectionSocket:
         self._timeout = timeout  # what the session set: one operation's limit
         self._write_shut = False
         self._closed = False
+        self.released_by_session = False
 
     def set_deadline(self, seconds: float, reason: str) -> None:
         """From now on, reads fail `seconds` from now with `DeadlinePassed(reason)`."""
@@ -262,6 +273,10 @@ class ConnectionSocket:
             self._write_shut = True
 
     def close(self) -> None:
+        """The session is done with the socket; `linger_and_close` will really close it."""
+        self.released_by_session = True
+
+    def linger_and_close(self) -> None:
         """Half-close, drain, close: the "lingering close" (Apache httpd's name for it).
 
         Why not just `sock.close()`? If the client has sent bytes we have not
@@ -284,12 +299,14 @@ class ConnectionSocket:
            too, for at most `DRAIN_TIMEOUT` seconds and `DRAIN_LIMIT` bytes;
         3. close -- with nothing unread, so the kernel sends no RST.
 
-        (SO_LINGER is the socket option for the opposite: with a zero linger
-        time, `close()` always resets the connection and discards unsent
-        data. We never set it.)
+        SO_LINGER, despite its name, is no help here. With a linger time,
+        `close()` only waits for our unsent bytes to be acknowledged; the
+        reset for unread data goes out all the same. With a zero linger
+        time, `close()` resets every connection on purpose (the load test's
+        rude clients do that). We never set it.
 
         A client that keeps sending past the drain limit does get a reset;
-        it has been told twice by then. Calling `close` again does nothing."""
+        it has been told twice by then. Calling it again does nothing."""
         if self._closed:
             return
         self._closed = True
@@ -402,12 +419,12 @@ class TLSServer(socketserver.TCPServer):
     def _serve_connection(self, sock: socket.socket, client_address: Any, number: int) -> None:
         """One connection, start to end, in its own thread. Never raises."""
         peer = f"connection {number} from {_address(client_address)}"
-        # Each write of the session is a whole flight or a whole response, so
-        # Nagle's algorithm could only hold back the next one (the
-        # close_notify behind a response, say) until the client's delayed ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = ConnectionSocket(sock, timeout=self.connection_timeout, receive_limit=self.receive_limit)
         try:
+            # Each write of the session is a whole flight or a whole response,
+            # so Nagle's algorithm could only hold back the next one (the
+            # close_notify behind a response, say) until the client's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.config_factory(number) as config:
                 if self.handshake_timeout is not None:
                     config = attrs.evolve(config, handshake_timeout_ms=round(self.handshake_timeout * 1000))
@@ -429,7 +446,7 @@ class TLSServer(socketserver.TCPServer):
         except Exception as error:
             self.log(f"{peer}: {describe_error(error, peer='client')}")
         finally:
-            transport.close()  # usually closed by the session already; then this does nothing
+            transport.linger_and_close()  # after the log line: the drain may take a moment
             self._slots.release()
             with self._lock:
                 self._threads.discard(threading.current_thread())
@@ -563,7 +580,7 @@ END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version, the
 # method a token (RFC 9110 §5.6.2). Only HTTP/1.x: the page is an HTTP/1.0 response.
-REQUEST_LINE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\s]+ HTTP/1\.[0-9]")
+REQUEST_LINE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP/1\.[0-9]")
 
 
 class RequestTooLarge(ValueError):
@@ -629,8 +646,9 @@ def read_request_head(session: TLSSession) -> bytes:
     Raises `RequestTooLarge` after MAX_REQUEST_HEAD bytes without a blank
     line; at most one record more than that is ever held."""
     head = b""
+    searched = 0  # head[:searched] was searched already (a blank line is at most 4 bytes long)
     while True:
-        end = END_OF_HEAD.search(head)
+        end = END_OF_HEAD.search(head, max(searched - 3, 0))
         if end is not None:
             return head[: end.start()]
         if len(head) > MAX_REQUEST_HEAD:
@@ -638,6 +656,7 @@ def read_request_head(session: TLSSession) -> bytes:
         data = session.recv()
         if not data:
             return head
+        searched = len(head)
         head += data
 
 

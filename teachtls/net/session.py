@@ -185,7 +185,9 @@ class BaseSession:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.completed: HandshakeCompleted | None = None
-        # Every event the connection reported and the session looked at, in order.
+        # The events the connection reported and the session looked at, in
+        # order -- all but application data, whose bytes recv() hands out
+        # (keeping them too would let a long connection grow without bound).
         self.events: list[Event] = []
         # Events reported but not looked at yet: a warning alert stops the
         # line, and the next call goes on with the ones behind it.
@@ -250,7 +252,8 @@ class BaseSession:
         """Take in the queued events, in order; raise `WarningAlert` at a warning."""
         while self._unseen:
             event = self._unseen.popleft()
-            self.events.append(event)
+            if not isinstance(event, ApplicationData):
+                self.events.append(event)
             if isinstance(event, HandshakeCompleted):
                 self.completed = event
             elif isinstance(event, ApplicationData):
@@ -619,6 +622,9 @@ def connect(
     `TimeoutError`, `socket.gaierror`, ...) and what `TLSSession.handshake`
     raises; the socket is closed in every case."""
     sock = socket.create_connection((host, port), timeout=timeout)
+    # Send each flight at once: without this, Nagle's algorithm holds a small
+    # write (our GET) back until the ACK of the previous one (our Finished).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     session = TLSSession(sock, ClientConnection(config))
     try:
         if session_data is not None:
