@@ -5,8 +5,9 @@
 #
 #   1. Debian packages the tests use, installed only when their binaries are
 #      missing: `dot` (graphviz, for the diagrams), `openssl` (the interop
-#      tests run `openssl s_server` / `s_client` on 127.0.0.1) and `tshark`
-#      (the pcapng export is checked by opening it in tshark).
+#      tests run `openssl s_server` / `s_client` on 127.0.0.1), `tshark`
+#      (the pcapng export is checked by opening it in tshark), `chromium`
+#      (headless, it visits `teachtls serve --explain`) and `curl`.
 #   2. A virtual environment in .venv (python3-venv is installed first when
 #      this python3 cannot make one, as on a fresh Debian).
 #   3. teachtls itself, editable, with its `test` and `docs` extras; skipped
@@ -50,7 +51,7 @@ apt_install() {
 }
 
 # binary -> Debian package that provides it
-for pair in dot:graphviz openssl:openssl tshark:tshark; do
+for pair in dot:graphviz openssl:openssl tshark:tshark chromium:chromium curl:curl; do
     binary=${pair%%:*}
     package=${pair#*:}
     if command -v "$binary" >/dev/null 2>&1; then

@@ -87,6 +87,10 @@ The application is a `handler(session)` called after the handshake.
 `http_handler` is the one of `teachtls serve`: it reads one HTTP/1.0 or
 HTTP/1.1 request head and answers, in a single TLS record, with a page
 describing the connection's parameters; then the session says close_notify.
+`explain_handler` is the one of `teachtls serve --explain`: the page it
+sends shows the handshake of the very connection that carries it, rendered
+from that connection's trace (`explaining(config_factory)` gives each
+connection its own `ConnectionRecorder`).
 
 Not for production: one thread per connection is the design that is easiest
 to read, not the one that scales.
@@ -102,7 +106,7 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -113,7 +117,9 @@ from teachtls.connection import HandshakeCompleted
 from teachtls.crypto.signature import load_certificate_chain, load_private_key
 from teachtls.handshake.server13 import ServerConnection
 from teachtls.net.session import DEFAULT_TIMEOUT, TLSSession, describe_error
-from teachtls.trace.observer import Observer, ignore
+from teachtls.trace.events import TraceEvent
+from teachtls.trace.observer import Observer, Recorder, ignore
+from teachtls.wire.enums import NamedGroup
 
 ConfigFactory = Callable[[int], AbstractContextManager[Config]]
 """`config_factory(connection_number)` -> a context manager yielding that connection's Config."""
@@ -622,17 +628,23 @@ def http_handler(session: TLSSession) -> None:
     session.send(http_response(200, "OK", hello_page(session.completed, shorten(request_line))))
 
 
-def http_response(status: int, reason: str, body: str) -> bytes:
+def http_response(
+    status: int, reason: str, body: str, *, version: str = "HTTP/1.0", headers: Sequence[tuple[str, str]] = ()
+) -> bytes:
     """An HTTP/1.0 response (RFC 9112 §4): status line, headers, blank line, body.
 
-    A `body` that does not start with "<!DOCTYPE" is sent as an explanation in plain text."""
+    A `body` that does not start with "<!DOCTYPE" is sent as an explanation
+    in plain text. `version` "HTTP/1.1" makes it an HTTP/1.1 response (still
+    with "Connection: close"); `headers` are added after the usual ones."""
     content_type = "text/html" if body.startswith("<!DOCTYPE") else "text/plain"
     content = body.encode("utf-8")
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
-        f"HTTP/1.0 {status} {reason}\r\n"
+        f"{version} {status} {reason}\r\n"
         f"Content-Type: {content_type}; charset=utf-8\r\n"
         f"Content-Length: {len(content)}\r\n"
         "Connection: close\r\n"
+        f"{extra}"
         "\r\n"
     )
     return head.encode("ascii") + content
@@ -699,3 +711,139 @@ def hello_page(completed: HandshakeCompleted, request_line: str) -> str:
         "</body>\n"
         "</html>\n"
     )
+
+
+# --- `teachtls serve --explain`: a page about the connection that carries it -----------------
+#
+# A browser that opens the page receives its own handshake: its ClientHello
+# taken apart, the sequence diagram, the server's key schedule and every byte
+# annotated (teachtls.render.explain_page). Two pieces make that work:
+#
+# * `explaining(config_factory)` gives every connection a `ConnectionRecorder`
+#   as its observer, so the trace of that connection is in memory when the
+#   handler runs (the factory's own observer -- a trace file, a key log --
+#   still gets every event);
+# * `explain_handler(session)` reads the request, then renders the trace so
+#   far: the handshake is complete, the request has arrived, and the response
+#   being written cannot be part of its own trace (the page says so).
+
+EXPLAIN_ALPN = (b"http/1.1",)
+"""The one ALPN protocol `--explain` selects. `explain_handler` speaks HTTP/1.1; a
+browser offering h2 as well then speaks HTTP/1.1 (RFC 7301 §3.2: the server picks)."""
+
+EXPLAIN_PAGE_PATH = "/"
+
+
+class ConnectionRecorder(Recorder):
+    """One connection's trace in memory (`events`), every event also passed on to `also`."""
+
+    def __init__(self, also: Observer = ignore) -> None:
+        super().__init__()
+        self.also = also
+
+    def __call__(self, event: TraceEvent) -> None:
+        super().__call__(event)
+        self.also(event)
+
+
+def hybrid_first(groups: Sequence[int]) -> tuple[int, ...]:
+    """`groups` with X25519MLKEM768 moved to the front, if it is there at all."""
+    hybrid = NamedGroup.X25519MLKEM768
+    return tuple(sorted(groups, key=lambda group: group != hybrid))
+
+
+def explaining(config_factory: ConfigFactory) -> ConfigFactory:
+    """`config_factory`, with what `explain_handler` needs for each connection:
+
+    * a fresh `ConnectionRecorder` as the observer, wrapping the factory's own;
+    * ALPN http/1.1 only (`EXPLAIN_ALPN`), whatever the factory's Config says;
+    * the hybrid X25519MLKEM768 first among the server's groups, so that a
+      browser sending a hybrid key share (Chromium, Firefox) gets the hybrid,
+      and the page shows it. The server takes its first group that the
+      client supports (RFC 8446 §4.2.7 leaves the choice to it); a client
+      that supports the hybrid but sent no share for it -- `teachtls
+      connect` sends only x25519 -- is asked for one with a
+      HelloRetryRequest (RFC 8446 §4.1.4), which its page then shows."""
+
+    @contextlib.contextmanager
+    def factory(number: int) -> Iterator[Config]:
+        with config_factory(number) as config:
+            yield attrs.evolve(
+                config,
+                observer=ConnectionRecorder(config.observer),
+                alpn_protocols=EXPLAIN_ALPN,
+                supported_groups=hybrid_first(config.supported_groups),
+            )
+
+    return factory
+
+
+def explain_handler(session: TLSSession) -> None:
+    """Answer `GET /` with a page about this very connection (teachtls.render.explain_page).
+
+    The connection's observer must be a `Recorder` (`explaining` arranges
+    that); its events so far become the page. Answers, all HTTP/1.1 with
+    Content-Length and "Connection: close":
+
+    * 200 and the page (text/html) for GET / -- and for HEAD /, without the body;
+    * 404 for any other path, /favicon.ico included: a browser asks for
+      it on a new connection, and it is not worth drawing a page for;
+    * 405 for other methods; 400 and 431 as `http_handler`;
+    * 500 if the connection has no Recorder, or the page cannot be
+      rendered (the error is raised again, so the server logs it).
+
+    The page is hundreds of kilobytes: `session.send` cuts it into records
+    of at most 2^14 bytes (RFC 8446 §5.1), and the client reads until
+    Content-Length bytes have arrived."""
+
+    def answer(status: int, reason: str, body: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        session.send(http_response(status, reason, body, version="HTTP/1.1", headers=headers))
+
+    try:
+        head = read_request_head(session)
+    except RequestTooLarge as error:
+        answer(431, "Request Header Fields Too Large", str(error))
+        return
+    if not head:
+        return  # the client closed without asking anything
+    request_line, *header_lines = (line.decode("latin-1") for line in re.split(rb"\r?\n", head))
+    if not REQUEST_LINE.fullmatch(request_line):
+        answer(400, "Bad Request", f"not an HTTP/1.x request line: {shorten(request_line)!r}; try GET / HTTP/1.1")
+        return
+    method, target, _ = request_line.split(" ")
+    if target.split("?", 1)[0] != EXPLAIN_PAGE_PATH:
+        answer(404, "Not Found", f"nothing here; the page about your handshake is at {EXPLAIN_PAGE_PATH}")
+        return
+    if method not in ("GET", "HEAD"):
+        answer(
+            405, "Method Not Allowed", f"{method} is not served here; GET {EXPLAIN_PAGE_PATH}", [("Allow", "GET, HEAD")]
+        )
+        return
+    recorder = session.connection.config.observer
+    if not isinstance(recorder, Recorder):
+        answer(500, "Internal Server Error", "this connection has no Recorder to explain (see explaining())")
+        return
+    from teachtls.render.explain_page import render_explain_page  # Graphviz: loaded for the first page only
+
+    try:
+        page = render_explain_page(
+            list(recorder.events),
+            request_line=shorten(request_line),
+            user_agent=shorten(request_header(header_lines, "User-Agent")),
+        )
+    except Exception as error:
+        answer(500, "Internal Server Error", f"the page could not be rendered: {error}")
+        raise
+    response = http_response(200, "OK", page, version="HTTP/1.1", headers=[("Cache-Control", "no-store")])
+    if method == "HEAD":  # RFC 9110 §9.3.2: the same header fields as GET, and no content
+        response = response[: response.index(b"\r\n\r\n") + 4]
+    session.send(response)
+
+
+def request_header(lines: Sequence[str], name: str) -> str:
+    """The value of the first header field `name` (any case) among `lines`, or "" (RFC 9112 §5)."""
+    for line in lines:
+        field, colon, value = line.partition(":")
+        if colon and field.strip().lower() == name.lower():
+            return value.strip()
+    return ""
