@@ -5,7 +5,8 @@
     teachtls serve   [--host H] [--port P] --cert CERT.pem --key KEY.pem
                      [--tls-version 1.3|1.2] [--trace-dir DIR] [--keylog FILE]
                      [--alpn PROTO ...] [--tickets N] [--early-data BYTES]
-                     [--ocsp RESPONSE.der] [--legacy-suites-for-teaching]
+                     [--ocsp RESPONSE.der] [--legacy-suites-for-teaching] [--explain]
+                     [--handshake-timeout S] [--idle-timeout S] [--max-connections N]
     teachtls connect HOST:PORT [--cafile CA.pem] [--servername NAME]
                      [--tls-version 1.3|1.2] [--trace FILE] [--keylog FILE]
                      [--insecure] [--path /] [--timeout SECONDS] [--alpn PROTO ...]
@@ -38,6 +39,13 @@
   (§2.3). `--ocsp` staples a DER OCSP response to the certificate for
   clients that ask (RFC 6066 §8); it is sent as it is, so a stale or
   revoked response shows what a client does with one.
+  `--explain` makes the page show each visitor its own handshake: the
+  browser's ClientHello, the sequence diagram, the server's key schedule and
+  every byte, rendered from the trace of the connection that carries the page
+  (`explain_handler`). It selects ALPN http/1.1 and prefers the hybrid
+  X25519MLKEM768, so a modern browser's hybrid key share is the one used.
+  `--handshake-timeout`, `--idle-timeout` and `--max-connections` set the
+  server's limits (teachtls.net.server: 10 s, 10 s and 64 by default).
 * `connect` is a tiny HTTPS client: handshake, `GET`, print the response.
   It works against `teachtls serve`, `openssl s_server -www` and real sites.
 * `diagram`, `keyschedule`, `statechart` and `explain` draw and explain a
@@ -85,7 +93,17 @@ from teachtls.connection import Connection, Event
 from teachtls.handshake.client13 import ClientConnection
 from teachtls.handshake.server13 import ServerConnection
 from teachtls.labs.command import add_lab_command
-from teachtls.net.server import TLSServer, http_handler, serve, server_config
+from teachtls.net.server import (
+    HANDSHAKE_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    TLSServer,
+    explain_handler,
+    explaining,
+    http_handler,
+    serve,
+    server_config,
+)
 from teachtls.net.session import DEFAULT_TIMEOUT, client_config, connect, describe_error
 from teachtls.pki.generate import issue_leaf, make_ca
 from teachtls.pki.verify import load_trust_store
@@ -164,6 +182,17 @@ def count_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type for a server timeout: more than 0 seconds, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86_400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="teachtls",
@@ -207,7 +236,34 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--ocsp", metavar="RESPONSE.der", help="a DER OCSP response to staple for clients that ask (status_request)"
     )
+    server.add_argument(
+        "--explain",
+        action="store_true",
+        help="show each visitor its own handshake: ClientHello, diagram, key schedule, every byte",
+    )
+    server.add_argument(
+        "--handshake-timeout",
+        type=positive_seconds,
+        default=HANDSHAKE_TIMEOUT,
+        metavar="SECONDS",
+        help="time a client has for the whole handshake (default: %(default)s)",
+    )
+    server.add_argument(
+        "--idle-timeout",
+        type=positive_seconds,
+        default=IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="time a client has after the handshake to send its request (default: %(default)s)",
+    )
+    server.add_argument(
+        "--max-connections",
+        type=count_between(1, 10_000),
+        default=MAX_CONNECTIONS,
+        metavar="N",
+        help="connections served at once; more are refused (default: %(default)s)",
+    )
     server.set_defaults(run=run_serve)
+    add_dtls_options(server, "serve DTLS 1.2 over UDP instead of TLS over TCP")
 
     client = commands.add_parser("connect", help="connect, send GET, print the response")
     client.add_argument("address", metavar="HOST:PORT", help="where to connect (port defaults to 443)")
@@ -223,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     client.add_argument("--alpn", nargs="+", action="extend", default=[], metavar="PROTO", help="ALPN protocols")
     client.set_defaults(run=run_connect)
+    add_dtls_options(client, "connect with DTLS 1.2 over UDP instead of TLS over TCP")
     add_render_commands(commands)
     add_compare_command(commands)
     add_lab_command(commands)
@@ -377,12 +434,30 @@ def run_serve(args: argparse.Namespace) -> int:
                 observers.append(locked(keylog, keylog_lock))
             yield attrs.evolve(base, observer=fan_out(*observers) if observers else ignore)
 
+    if args.dtls:
+        if args.explain:
+            print("teachtls: --explain serves HTTPS over TCP; it cannot be combined with --dtls", file=sys.stderr)
+            return 2
+        return serve_dtls(args, config_for)
+
     def ready(server: TLSServer) -> None:
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"teachtls: listening on https://{host}:{server.port}/", flush=True)
+        if args.explain:
+            print("teachtls: --explain: open that address in a browser to see its own handshake", flush=True)
 
     try:
-        serve(args.host, args.port, config_for, http_handler, ready=ready, timeout=args.timeout)
+        serve(
+            args.host,
+            args.port,
+            explaining(config_for) if args.explain else config_for,
+            explain_handler if args.explain else http_handler,
+            ready=ready,
+            timeout=args.timeout,
+            handshake_timeout=args.handshake_timeout,
+            idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
+        )
     except OSError as error:
         return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     return 0
@@ -467,6 +542,8 @@ def run_connect(args: argparse.Namespace) -> int:
             args,
         )
         where = f"{host}:{port}"
+        if args.dtls:
+            return connect_dtls_and_get(args, config, host, port, servername)
         try:
             session = connect(host, port, config, timeout=args.timeout)
         except TimeoutError:
@@ -487,6 +564,94 @@ def run_connect(args: argparse.Namespace) -> int:
                 return fail(describe_error(error, peer="server"))
         sys.stdout.write(response.decode("utf-8", "replace"))
         sys.stdout.flush()
+    return 0
+
+
+# --- --dtls: DTLS 1.2 over UDP (teachtls.dtls, teachtls.net.udp) ------------------------------
+
+
+def add_dtls_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--dtls and --mtu, for serve and connect."""
+    from teachtls.dtls.connection import DEFAULT_MTU, MAXIMUM_MTU, MINIMUM_MTU
+
+    parser.add_argument("--dtls", action="store_true", help=f"{what} (RFC 6347)")
+    parser.add_argument(
+        "--mtu",
+        type=count_between(MINIMUM_MTU, MAXIMUM_MTU),
+        default=DEFAULT_MTU,
+        metavar="BYTES",
+        help="with --dtls: the largest datagram to send (default: %(default)s)",
+    )
+
+
+def dtls_version_usable(args: argparse.Namespace) -> bool:
+    """DTLS 1.2 only, for now: --tls-version 1.3 with --dtls is a usage error."""
+    if args.tls_version == "1.3":
+        print("teachtls: --dtls speaks DTLS 1.2 only; DTLS 1.3 (RFC 9147) is not implemented yet", file=sys.stderr)
+        return False
+    return True
+
+
+def serve_dtls(args: argparse.Namespace, config_for: Callable[[int], contextlib.AbstractContextManager[Config]]) -> int:
+    """`teachtls serve --dtls`: one UDP socket; a page for an HTTP request line, an echo otherwise."""
+    from teachtls.dtls.connection import DTLSSettings
+    from teachtls.net.server import log_to_stderr
+    from teachtls.net.udp import DTLSServer, page_or_echo_handler
+
+    if not dtls_version_usable(args):
+        return 2
+    try:
+        server = DTLSServer(
+            (args.host, args.port),
+            config_for,
+            page_or_echo_handler,
+            settings=DTLSSettings(mtu=args.mtu),
+            log=log_to_stderr,
+        )
+    except OSError as error:
+        return fail(f"cannot listen on {args.host}:{args.port} (UDP): {error.strerror or error}")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"teachtls: listening on dtls://{host}:{server.port}/ (UDP, DTLS 1.2, MTU {args.mtu})", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+def connect_dtls_and_get(args: argparse.Namespace, config: Config, host: str, port: int, servername: str) -> int:
+    """`teachtls connect --dtls`: handshake over UDP, one GET, print what comes back.
+
+    A datagram service has no end of stream: the answer ends with the
+    server's close_notify, or after `--timeout` seconds without a datagram."""
+    from teachtls.dtls.connection import DTLSSettings, PacketTooLarge
+    from teachtls.net.udp import connect_dtls
+
+    if not dtls_version_usable(args):
+        return 2
+    where = f"{host}:{port} (UDP)"
+    try:
+        session = connect_dtls(host, port, config, DTLSSettings(mtu=args.mtu), timeout=args.timeout)
+    except TimeoutError:
+        return fail(f"timed out after {args.timeout:g} s waiting for {where} to answer")
+    except ConnectionRefusedError:
+        return fail(f"{where} refused the datagrams (ICMP port unreachable: is a DTLS server listening?)")
+    except Exception as error:
+        return fail(describe_error(error, peer="server"))
+    chunks: list[bytes] = []
+    with session:
+        request = f"GET {args.path} HTTP/1.0\r\nHost: {servername}\r\n\r\n"
+        try:
+            session.send(request.encode("ascii"))
+            while data := session.recv():
+                chunks.append(data)
+        except TimeoutError:
+            if not chunks:
+                return fail(f"timed out after {args.timeout:g} s waiting for the response from {where}")
+        except PacketTooLarge as error:
+            return fail(f"{error} (try a larger --mtu)")
+        except Exception as error:
+            return fail(describe_error(error, peer="server"))
+    sys.stdout.write(b"".join(chunks).decode("utf-8", "replace"))
+    sys.stdout.flush()
     return 0
 
 

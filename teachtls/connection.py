@@ -44,6 +44,7 @@ from cryptography import x509
 from teachtls.config import Config
 from teachtls.crypto.aead import CIPHER_SUITES, Aead, AeadError, CipherSuiteParams, per_record_nonce
 from teachtls.crypto.hashes import HashAlg
+from teachtls.crypto.record12 import MAX_CIPHERTEXT_LENGTH as MAX_CIPHERTEXT_12
 from teachtls.crypto.record12 import RecordProtectionError
 from teachtls.handshake import alerts
 from teachtls.handshake.states import TABLES, RecordMessage, State, Trigger
@@ -304,7 +305,8 @@ class Connection:
             raise alerts.ConnectionClosed("the connection is closed for writing")
         if self.state is not State.CONNECTED:
             raise alerts.TLSError("application data before the handshake completed")
-        self.observe(trace.ApplicationDataSent(role=self.role, data=data))
+        if self.tracing:  # the bulk-data path: skip building an event nobody reads
+            self.observe(trace.ApplicationDataSent(role=self.role, data=data))
         self.write_fragmented(ContentType.application_data, data)
 
     def close(self) -> None:
@@ -342,27 +344,32 @@ class Connection:
                 # record type, it MUST terminate the connection with an
                 # 'unexpected_message' alert."
                 raise alerts.UnexpectedMessage(f"unknown record content type {content_type}", rfc="RFC 8446 §5")
-            if length > wire_record.MAX_CIPHERTEXT:
+            if length > wire_record.MAX_CIPHERTEXT and self.version != ProtocolVersion.TLS1_2:
                 raise alerts.RecordOverflow(f"record length {length} exceeds 2^14 + 256", rfc="RFC 8446 §5.2")
+            if length > MAX_CIPHERTEXT_12:
+                # RFC 5246 §6.2.3: a TLS 1.2 TLSCiphertext "MUST NOT exceed 2^14 + 2048"
+                # (CBC padding may reach 255 bytes, beyond TLS 1.3's 2^14 + 256).
+                raise alerts.RecordOverflow(f"record length {length} exceeds 2^14 + 2048", rfc="RFC 5246 §6.2.3")
             if len(self._incoming) < wire_record.HEADER_LENGTH + length:
                 return
-            raw = bytes(self._incoming[: wire_record.HEADER_LENGTH + length])
+            # bytes(memoryview(...)[:n]) copies once; bytes(bytearray[:n]) would copy twice.
+            raw = bytes(memoryview(self._incoming)[: wire_record.HEADER_LENGTH + length])
             del self._incoming[: wire_record.HEADER_LENGTH + length]
             self._process_record(raw)
 
     def _process_record(self, raw: bytes) -> None:
         content_type = raw[0]
-        fragment = raw[wire_record.HEADER_LENGTH :]
 
         if self.version == ProtocolVersion.TLS1_2:
             self._process_record_12(raw)
             return
 
         if content_type == ContentType.change_cipher_spec:
-            self._on_change_cipher_spec(raw, fragment)
+            self._on_change_cipher_spec(raw, raw[wire_record.HEADER_LENGTH :])
             return
 
         if self._read is None or self._plaintext_alert_allowed(content_type):
+            fragment = raw[wire_record.HEADER_LENGTH :]
             self._trace_record_received(raw, content_type, "plaintext", 0)
             if content_type == ContentType.application_data and self.early_data_skip_budget:
                 self._skip_early_data_record(raw)  # 0-RTT data after our HelloRetryRequest
@@ -465,7 +472,8 @@ class Connection:
         """Decrypt one TLSCiphertext (RFC 8446 §5.2) and strip its padding (§5.4)."""
         protection = self._read
         assert protection is not None
-        header, encrypted_record = raw[:5], raw[5:]
+        # a memoryview: the AEAD reads the encrypted_record in place, without a copy
+        header, encrypted_record = raw[:5], memoryview(raw)[5:]
         nonce = per_record_nonce(protection.iv, protection.sequence_number)
         try:
             inner = protection.aead.open(nonce, encrypted_record, header)
@@ -513,6 +521,14 @@ class Connection:
                     nonce=nonce,
                     keys=protection.secret_name,
                 )
+            )
+        if not plaintext and inner_type in (ContentType.handshake, ContentType.alert):
+            # RFC 8446 §5.4: "Implementations MUST NOT send Handshake and Alert records that
+            # have a zero-length TLSInnerPlaintext.content; if such a message is received, the
+            # receiving implementation MUST terminate the connection with an 'unexpected_message' alert."
+            raise alerts.UnexpectedMessage(
+                f"zero-length {name_of(to_enum(ContentType, inner_type))} TLSInnerPlaintext.content",
+                rfc="RFC 8446 §5.4",
             )
         return inner_type, plaintext, padding_length
 
@@ -595,7 +611,8 @@ class Connection:
                     f"{self.early_data_received} bytes of 0-RTT data exceed max_early_data_size {self.max_early_data}",
                     rfc="RFC 8446 §4.2.10",
                 )
-        self.observe(trace.ApplicationDataReceived(role=self.role, data=data))
+        if self.tracing:  # the bulk-data path, as in send_application_data
+            self.observe(trace.ApplicationDataReceived(role=self.role, data=data))
         self.events.append(ApplicationData(data, early=early))
 
     def _on_alert(self, fragment: bytes) -> None:

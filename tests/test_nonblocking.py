@@ -42,6 +42,7 @@ from teachtls.net.nonblocking import (
     NON_FATAL,
     Again,
     Interrupted,
+    PacketTooLarge,
     WarningAlert,
     WouldBlock,
     is_fatal,
@@ -607,5 +608,5 @@ def test_again_is_would_block_and_every_condition_is_a_tls_error():
     assert Again is WouldBlock
     for condition in (WouldBlock("read"), Interrupted("write"), WarningAlert(90)):
         assert isinstance(condition, TLSError)
-    assert set(NON_FATAL) == {WouldBlock, Interrupted, WarningAlert, TimeoutError}
+    assert set(NON_FATAL) == {WouldBlock, Interrupted, WarningAlert, TimeoutError, PacketTooLarge}
     assert "unknown (200)" in str(WarningAlert(200))

@@ -111,8 +111,10 @@ class Aead:
         """AEAD-Encrypt: returns ciphertext || tag (RFC 8446 §5.2)."""
         return self._cipher.encrypt(nonce, plaintext, additional_data)
 
-    def open(self, nonce: bytes, ciphertext: bytes, additional_data: bytes) -> bytes:
+    def open(self, nonce: bytes, ciphertext: bytes | memoryview, additional_data: bytes) -> bytes:
         """AEAD-Decrypt: returns the plaintext.
+
+        `ciphertext` may be a memoryview of a received record, read in place.
 
         Raises `AeadError` when the tag does not verify (wrong key, nonce,
         additional data, or any modified byte) -> bad_record_mac.

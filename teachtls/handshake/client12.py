@@ -26,7 +26,6 @@ What the client checks on top of TLS 1.3's rules:
 
 from __future__ import annotations
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -35,6 +34,7 @@ from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, generate_k
 from teachtls.crypto.suites12 import SUITES_12
 from teachtls.handshake import alerts
 from teachtls.handshake.common12 import Handshake12
+from teachtls.handshake.common13 import load_certificate
 from teachtls.handshake.states import State
 from teachtls.sessions import ClientSession
 from teachtls.trace import events as trace
@@ -226,7 +226,7 @@ class Client12Handshake(Handshake12):
         chain = []
         for index, der in enumerate(message.certificate_list):
             try:
-                chain.append(x509.load_der_x509_certificate(der))
+                chain.append(load_certificate(der))
             except ValueError as error:
                 raise alerts.BadCertificate(
                     f"certificate {index} of the server's chain is not valid DER X.509: {error}",

@@ -358,12 +358,16 @@ class ClientConnection(Client12Handshake):
                 raise alerts.MissingExtension(
                     "ServerHello has neither key_share nor pre_shared_key", rfc="RFC 8446 §9.2"
                 )
+            # RFC 8446 §4.2.11: the client MUST verify "that a server 'key_share' extension
+            # is present if required by the ClientHello 'psk_key_exchange_modes' extension.
+            # If these values are not consistent, the client MUST abort the handshake with
+            # an 'illegal_parameter' alert."
             self.check(
                 PskKeyExchangeMode.psk_ke in self.config.psk_key_exchange_modes,
                 "psk_key_exchange_mode_offered",
-                alerts.MissingExtension,
+                alerts.IllegalParameter,
                 "the server resumed without key_share (psk_ke), which was not offered",
-                "RFC 8446 §4.2.9",
+                "RFC 8446 §4.2.11",
             )
             self.choose_cipher_suite(message.cipher_suite)  # type: ignore[arg-type]
             self.received(raw, "ServerHello")
@@ -441,8 +445,34 @@ class ClientConnection(Client12Handshake):
 
     def check_version(self, message: ServerHello) -> None:
         """RFC 8446 §4.2.1 and the downgrade protection of §4.1.3."""
+        # RFC 8446 §D.5: a ServerHello.legacy_version of 0x0300 "MUST abort the
+        # handshake with a 'protocol_version' alert" (even next to supported_versions).
+        self.check(
+            message.legacy_version > ProtocolVersion.SSL3_0,
+            "legacy_version_above_ssl3",
+            alerts.ProtocolVersionAlert,
+            f"ServerHello.legacy_version is {name_of(message.legacy_version)}: SSL 3.0 or older",
+            "RFC 8446 §D.5",
+        )
         versions = find_extension(message.extensions, E.supported_versions)
+        if isinstance(versions, SupportedVersionsServerHello) and self.renegotiating:
+            # RFC 8446 §4.1.3: a client renegotiating TLS 1.2 "which receives a TLS 1.3
+            # ServerHello during renegotiation MUST abort the handshake with a
+            # 'protocol_version' alert."
+            raise alerts.ProtocolVersionAlert(
+                "a TLS 1.3 ServerHello answers a TLS 1.2 renegotiation", rfc="RFC 8446 §4.1.3"
+            )
         if not isinstance(versions, SupportedVersionsServerHello):
+            # RFC 8446 §4.1.4: "The value of selected_version in the HelloRetryRequest
+            # 'supported_versions' extension MUST be retained in the ServerHello, and a
+            # client MUST abort the handshake with an 'illegal_parameter' alert if the value changes."
+            self.check(
+                self.hello_retry_request is None,
+                "selected_version_retained",
+                alerts.IllegalParameter,
+                "the ServerHello after a HelloRetryRequest has no supported_versions: TLS 1.3 was already selected",
+                "RFC 8446 §4.1.4",
+            )
             if ProtocolVersion.TLS1_3 in self.config.versions:
                 sentinel = message.random[-8:]
                 self.check(

@@ -44,6 +44,7 @@ import datetime
 from typing import ClassVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from teachtls.connection import Connection
@@ -78,6 +79,32 @@ CERTIFICATE_VERIFY_SCHEMES = frozenset(
 )
 
 ALERT_CLASSES: dict[AlertDescription, type[alerts.LocalAlert]] = dict(alerts.LOCAL_ALERTS)
+
+
+# What cryptography raises for a certificate whose DER is sound but whose contents are not.
+CORRUPT_CERTIFICATE = (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """Parse one DER certificate completely; a corrupt one raises ValueError here.
+
+    cryptography decodes names, extensions and the public key only when first
+    asked for them, so a certificate whose outer structure is sound but whose
+    insides are not would otherwise fail deep inside chain verification (and
+    become internal_error). A public key of an unknown algorithm is an
+    unsupported_certificate (RFC 8446 §6.2)."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        certificate.subject, certificate.issuer, certificate.extensions  # noqa: B018 (forces the lazy parse)
+    except CORRUPT_CERTIFICATE as error:  # cryptography's own exceptions are not all ValueErrors
+        raise ValueError(f"{type(error).__name__}: {error}") from None
+    try:
+        certificate.public_key()
+    except UnsupportedAlgorithm as error:
+        raise alerts.UnsupportedCertificate(
+            f"certificate key of an unsupported type: {error}", rfc="RFC 8446 §6.2"
+        ) from None
+    return certificate
 
 
 class Handshake13(Connection):
@@ -289,7 +316,7 @@ class Handshake13(Connection):
         for index, entry in enumerate(message.certificate_list):
             self.check_extensions(entry.extensions, CERTIFICATE, "CertificateEntry", solicited=offered)
             try:
-                chain.append(x509.load_der_x509_certificate(entry.cert_data))
+                chain.append(load_certificate(entry.cert_data))
             except ValueError as error:
                 raise alerts.BadCertificate(
                     f"certificate {index} of the {self.peer_role}'s chain is not valid DER X.509: {error}",
@@ -323,7 +350,7 @@ class Handshake13(Connection):
             result = pki.verify_client_chain(chain, store, now)
         self.report_certificate_check(subject, server_name, result.checked, result.ok, result.alert, result.reason)
         if self.role == "client":
-            self.check_ocsp_staple(chain, now)
+            self.check_ocsp_staple(chain, subject, now)
         if self.config.verify_callback is not None:
             self.run_verify_callback(chain, result, subject, server_name)
 
@@ -353,7 +380,7 @@ class Handshake13(Connection):
             alert_class = ALERT_CLASSES.get(alert or AlertDescription.bad_certificate, alerts.BadCertificate)
             raise alert_class(reason, rfc=rfc)
 
-    def check_ocsp_staple(self, chain: list[x509.Certificate], now: datetime.datetime) -> None:
+    def check_ocsp_staple(self, chain: list[x509.Certificate], subject: str, now: datetime.datetime) -> None:
         """RFC 6066 §8 / RFC 8446 §4.4.2.1: a stapled OCSP response must be
         genuine, fresh and say "good"; a must-staple certificate needs one."""
         issuer = self.find_issuer(chain)
@@ -361,7 +388,7 @@ class Handshake13(Connection):
             return
         result = ocsp.check_stapling(chain[0], issuer, self.peer_staple, now)
         self.report_certificate_check(
-            chain[0].subject.rfc4514_string(),
+            subject,
             self.server_name,
             result.checked,
             result.ok,
@@ -375,8 +402,7 @@ class Handshake13(Connection):
         leaf = chain[0]
         candidates = [*chain[1:], *self.config.trusted_certificates]
         if self.config.cafile:
-            with open(self.config.cafile, "rb") as file:
-                candidates += x509.load_pem_x509_certificates(file.read())
+            candidates += pki.read_ca_bundle(self.config.cafile)
         for candidate in candidates:
             if candidate.subject == leaf.issuer:
                 return candidate

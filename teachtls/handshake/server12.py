@@ -26,7 +26,6 @@ server declines with a warning no_renegotiation alert.
 
 from __future__ import annotations
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from teachtls.crypto import signature
@@ -35,6 +34,7 @@ from teachtls.crypto.suites12 import SUITES_12, TEACHING_ONLY_SUITES_12
 from teachtls.handshake import alerts
 from teachtls.handshake.client12 import SIGNATURE_SCHEMES_12, schemes_for_key_12
 from teachtls.handshake.common12 import Handshake12
+from teachtls.handshake.common13 import load_certificate
 from teachtls.handshake.states import State
 from teachtls.sessions import SessionDatabase, SessionState
 from teachtls.trace import events as trace
@@ -366,7 +366,7 @@ class Server12Handshake(Handshake12):
             self.received(raw, "Certificate")
             return State.WAIT_CKE
         try:
-            self.peer_certificates = tuple(x509.load_der_x509_certificate(der) for der in message.certificate_list)
+            self.peer_certificates = tuple(load_certificate(der) for der in message.certificate_list)
         except ValueError as error:
             raise alerts.BadCertificate(
                 f"the client's certificate is not valid DER: {error}", rfc="RFC 5246 §7.4.6"

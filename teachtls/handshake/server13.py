@@ -119,6 +119,16 @@ class ServerConnection(Server12Handshake):
         if self.state is State.CONNECTED:
             return self.on_renegotiation_client_hello(message, raw)
         self.allow_change_cipher_spec(True)
+        # RFC 8446 §D.5: "Any endpoint receiving a Hello message with
+        # ClientHello.legacy_version or ServerHello.legacy_version set to 0x0300
+        # MUST abort the handshake with a 'protocol_version' alert."
+        self.check(
+            message.legacy_version > ProtocolVersion.SSL3_0,
+            "legacy_version_above_ssl3",
+            alerts.ProtocolVersionAlert,
+            f"ClientHello.legacy_version is {name_of(message.legacy_version)}: SSL 3.0 or older",
+            "RFC 8446 §D.5",
+        )
         self.check_extensions(message.extensions, CLIENT_HELLO, "ClientHello")
         if any(e.extension_type == E.pre_shared_key for e in message.extensions[:-1]):
             raise alerts.IllegalParameter(

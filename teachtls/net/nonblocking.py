@@ -24,6 +24,8 @@ GNUTLS_E_AGAIN                      `WouldBlock` (also spelled `Again`), with
 GNUTLS_E_INTERRUPTED                `Interrupted` (EINTR), with `direction`
 GNUTLS_E_WARNING_ALERT_RECEIVED     `WarningAlert`, with `level` and
                                     `description`
+GNUTLS_E_LARGE_PACKET (DTLS)        `PacketTooLarge` (teachtls.dtls): a datagram
+                                    over the MTU; lower it, call again
 gnutls_record_get_direction()       `session.direction` ("read" / "write")
 gnutls_error_is_fatal()             `is_fatal(error)`
 ==================================  ==========================================
@@ -57,6 +59,7 @@ import time
 from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar
 
+from teachtls.dtls.connection import PacketTooLarge
 from teachtls.handshake.alerts import TLSError
 from teachtls.wire.enums import AlertDescription, AlertLevel
 
@@ -119,6 +122,8 @@ NON_FATAL: tuple[type[BaseException], ...] = (
     # SO_RCVTIMEO, i.e. GNUTLS_E_AGAIN: the session is intact, call again.
     # (The *handshake* timeout, `HandshakeTimeout`, is GNUTLS_E_TIMEDOUT: fatal.)
     TimeoutError,
+    # GNUTLS_E_LARGE_PACKET (DTLS): a datagram over the MTU; lower it, call again.
+    PacketTooLarge,
 )
 """Errors after which the session is intact and the call may be repeated."""
 

@@ -412,11 +412,11 @@ def check_stapling(
 
     Returns an `OcspResult`."""
     must_staple = requires_staple(certificate)
-    subject = _subject(certificate)
     if response_der is None:
         if must_staple:
             return _rejected(
-                f"the certificate for {subject} requires OCSP stapling (must-staple) but none was sent", []
+                f"the certificate for {_subject(certificate)} requires OCSP stapling (must-staple) but none was sent",
+                [],
             )
         note = "no OCSP staple; the certificate does not require one"
         return OcspResult(ok=True, alert=None, reason=note, checked=(note,))

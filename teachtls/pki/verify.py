@@ -67,6 +67,7 @@ extension (§4.2.3), certificate_authorities (§4.2.4), raw public keys
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import os
 import re
@@ -121,25 +122,48 @@ def load_trust_store(
     system's bundle is loaded: `ssl.get_default_verify_paths().cafile`, or
     Debian's `/etc/ssl/certs/ca-certificates.crt`.
 
+    A store is built once and then reused, for as long as `cafile` is not
+    modified: a client calls this for every handshake, and parsing a system
+    bundle of some 150 roots takes longer than the handshake itself.
+
     Raises `FileNotFoundError` when no bundle can be found and `ValueError`
     when the result would hold no certificate at all."""
-    trusted = list(certificates)
+    trusted = tuple(certificates)
     if cafile is None and not trusted:
         cafile = ssl.get_default_verify_paths().cafile or DEBIAN_CA_BUNDLE
         if not os.path.exists(cafile):
             raise FileNotFoundError(f"no system CA bundle at {cafile}; pass cafile= or certificates=")
-    if cafile is not None:
-        with open(cafile, "rb") as bundle:
-            pem = bundle.read()
-        # Some long-lived roots in system bundles have a negative serial
-        # number, which RFC 5280 §4.1.2.2 forbids and cryptography warns
-        # about; they are still valid trust anchors today.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            trusted += x509.load_pem_x509_certificates(pem)
+    if cafile is None:
+        return _build_trust_store(None, None, trusted)
+    return _build_trust_store(os.fspath(cafile), os.stat(cafile).st_mtime_ns, trusted)
+
+
+def read_ca_bundle(cafile: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:
+    """Every certificate in a PEM bundle; read once, and again only when the file changes."""
+    return _read_ca_bundle(os.fspath(cafile), os.stat(cafile).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _build_trust_store(cafile: str | None, modified: int | None, certificates: tuple[x509.Certificate, ...]) -> Store:
+    """`load_trust_store`'s work, cached per (bundle, its modification time, certificates)."""
+    trusted = list(certificates)
+    if cafile is not None and modified is not None:
+        trusted += _read_ca_bundle(cafile, modified)
     if not trusted:
         raise ValueError("a trust store needs at least one certificate")
     return Store(trusted)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_ca_bundle(cafile: str, modified: int) -> tuple[x509.Certificate, ...]:
+    with open(cafile, "rb") as bundle:
+        pem = bundle.read()
+    # Some long-lived roots in system bundles have a negative serial
+    # number, which RFC 5280 §4.1.2.2 forbids and cryptography warns
+    # about; they are still valid trust anchors today.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return tuple(x509.load_pem_x509_certificates(pem))
 
 
 def verify_server_chain(

@@ -1370,6 +1370,15 @@ CHECKS: dict[str, Explanation] = {
         supported_versions (or, without that extension, TLS 1.2 if legacy_version is 0x0303). With
         none in common, the only answer is a protocol_version alert.""",
     ),
+    "cookie": _x(
+        "The ClientHello returns the server's cookie",
+        "RFC 6347 §4.2.1",
+        """A DTLS server answers a ClientHello without a valid cookie with a HelloVerifyRequest and
+        keeps no state. The cookie is a MAC, under a secret only the server knows, of the client's
+        address and hello parameters, so only a client that really receives datagrams at its
+        source address can return it: a spoofed address gets one small reply, never the large
+        certificate flight, and costs the server no memory.""",
+    ),
     "null_compression_offered": _x(
         "The null compression method is offered",
         "RFC 5246 §7.4.1.2",
@@ -1395,7 +1404,13 @@ CHECKS: dict[str, Explanation] = {
         "RFC 7627 §5.3",
         """A session whose master secret was bound to its handshake (extended master secret) must
         not be resumed without that extension, or the triple-handshake attack becomes possible
-        again.""",
+        again; nor may a session without it be resumed as if it had it.""",
+    ),
+    "no_scsv_in_renegotiation": _x(
+        "No renegotiation SCSV in a re-handshake",
+        "RFC 5746 §3.7",
+        """TLS_EMPTY_RENEGOTIATION_INFO_SCSV signals RFC 5746 support in a *first* ClientHello
+        only; in a renegotiating ClientHello it means something is wrong, and the server aborts.""",
     ),
     "ec_curve_type_named": _x(
         "The ECDH parameters name a curve",
@@ -1481,6 +1496,19 @@ CHECKS: dict[str, Explanation] = {
         """A TLS 1.3 client that ends up negotiating an older version must check that
         ServerHello.random does not end in the downgrade sentinel, which would reveal an
         attacker forcing the downgrade.""",
+    ),
+    "legacy_version_above_ssl3": _x(
+        "legacy_version is not SSL 3.0",
+        "RFC 8446 §D.5",
+        """A ClientHello or ServerHello whose legacy_version is 0x0300 (SSL 3.0) or less is
+        refused with protocol_version, even when supported_versions offers TLS 1.3: SSL 3.0
+        is broken (POODLE) and no modern peer ever sends it.""",
+    ),
+    "selected_version_retained": _x(
+        "The version chosen in the HelloRetryRequest stays",
+        "RFC 8446 §4.1.4",
+        """A HelloRetryRequest already selects TLS 1.3; the ServerHello that follows must keep
+        that version. One without supported_versions (TLS 1.2) is illegal_parameter.""",
     ),
     "cipher_suite_matches_hello_retry_request": _x(
         "Same cipher suite as the HelloRetryRequest",

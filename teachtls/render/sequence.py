@@ -107,7 +107,7 @@ def rows(events: Sequence[trace.TraceEvent], detail: str = "messages") -> list[R
     carriers = _carrying_records(steps)
     alert_records = _alert_records(events, steps, roles)
     claimed_records = {id(record) for record in alert_records.values()}
-    tls13 = not any(isinstance(e, trace.ParametersNegotiated) and e.version == "TLS 1.2" for e in events)
+    tls13 = not any(isinstance(e, trace.ParametersNegotiated) and e.version in ("TLS 1.2", "DTLS 1.2") for e in events)
 
     result: list[Row] = []
     for event in events:
@@ -133,7 +133,24 @@ def rows(events: Sequence[trace.TraceEvent], detail: str = "messages") -> list[R
             event, trace.SecretDerived | trace.KeysInstalled | trace.KeyExchangeComputed
         ):
             _add_key_entry(result, event)
+        elif isinstance(event, trace.Note) and event.rfc.startswith(DATAGRAM_NOTES):
+            result.append(_datagram_note(event))
     return result
+
+
+# DTLS over a lossy network (teachtls.dtls): what happened to datagrams is drawn
+# beside the lifeline where it happened -- a retransmitted flight (RFC 6347
+# §4.2.4), a replayed record rejected (§4.1.2.6), a datagram the test link
+# dropped, duplicated or delayed (§3.2).
+DATAGRAM_NOTES = ("RFC 6347 §4.2.4", "RFC 6347 §4.1.2.6", "RFC 6347 §3.2")
+
+
+def _datagram_note(event: trace.Note) -> NoteRow:
+    text = event.text
+    if text.startswith("the link dropped"):
+        text = f"{style.FAILURE_MARK} {text}"
+    entries = [(line, "") for line in style.wrap(text, NOTE_WIDTH)]
+    return NoteRow(event.role, entries, failed=False, tooltip=[f"{event.text} [{event.rfc}]"])
 
 
 def _numbers(steps: Sequence[common.Step], kind: type[trace.TraceEvent]) -> dict[int, int]:
@@ -165,7 +182,7 @@ def _record_type(record: trace.RecordEvent) -> int:
 def _content_length(record: trace.RecordEvent) -> int:
     """Length of the content (without header, inner type, padding and AEAD tag)."""
     if record.protection == "plaintext":
-        return len(record.raw) - 5
+        return len(record.raw) - (13 if record.epoch is not None else 5)
     if record.plaintext:
         return len(record.plaintext)
     return len(record.raw) - 5 - AEAD_TAG_LENGTH - 1 - record.padding_length
@@ -177,9 +194,13 @@ def _carrying_records(steps: Sequence[common.Step]) -> dict[int, trace.RecordEve
     Each direction's handshake messages form one byte stream (RFC 8446 §5.1:
     messages may be coalesced into one record or fragmented across several);
     a record carries the messages whose bytes overlap its share of the stream."""
-    found: dict[int, trace.RecordEvent] = {}
+    found: dict[int, trace.RecordEvent] = _carrying_dtls_records(steps)
     for sender in common.ROLES:
-        messages = [s.event for s in steps if s.sender == sender and isinstance(s.event, trace.MessageEvent)]
+        messages = [
+            s.event
+            for s in steps
+            if s.sender == sender and isinstance(s.event, trace.MessageEvent) and id(s.event) not in found
+        ]
         records = [
             s.event
             for s in steps
@@ -201,6 +222,32 @@ def _carrying_records(steps: Sequence[common.Step]) -> dict[int, trace.RecordEve
                 if record_start < end and start < record_end:
                     found[id(message)] = record
                     break
+    return found
+
+
+def _carrying_dtls_records(steps: Sequence[common.Step]) -> dict[int, trace.RecordEvent]:
+    """DTLS (RFC 6347 §4.2.2): no byte stream, but every fragment names its
+    message by message_seq, so a message's (first) record is found by that."""
+    first_record: dict[tuple[str, int], trace.RecordEvent] = {}
+    for step in steps:
+        record = step.event
+        if not (isinstance(record, trace.RecordEvent) and record.epoch is not None):
+            continue
+        if _record_type(record) != ContentType.handshake:
+            continue
+        content = record.raw[13:] if record.protection == "plaintext" else record.plaintext
+        position = 0
+        while position + 12 <= len(content):  # 12-byte DTLS handshake headers
+            message_seq = int.from_bytes(content[position + 4 : position + 6], "big")
+            first_record.setdefault((step.sender, message_seq), record)
+            position += 12 + int.from_bytes(content[position + 9 : position + 12], "big")
+    found: dict[int, trace.RecordEvent] = {}
+    for step in steps:
+        message = step.event
+        if isinstance(message, trace.MessageEvent) and len(message.raw) >= 12:
+            carrier = first_record.get((step.sender, int.from_bytes(message.raw[4:6], "big")))
+            if carrier is not None:
+                found[id(message)] = carrier
     return found
 
 

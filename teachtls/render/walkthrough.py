@@ -186,13 +186,15 @@ def _preview(data: bytes, limit: int = 40) -> str:
     return f'"{text}"'
 
 
-def _count_handshake_messages(plaintext: bytes) -> int:
+def _count_handshake_messages(plaintext: bytes, *, dtls: bool = False) -> int:
     """How many handshake messages a record's plaintext holds: each starts
     with msg_type (1 byte) and a uint24 length (RFC 8446 §4). A message cut
-    by the record's end (fragmentation) counts as one."""
+    by the record's end (fragmentation) counts as one. A DTLS fragment has a
+    12-byte header ending in its uint24 fragment_length (RFC 6347 §4.2.2)."""
     position, count = 0, 0
-    while position + 4 <= len(plaintext):
-        position += 4 + int.from_bytes(plaintext[position + 1 : position + 4], "big")
+    header, length_at = (12, 9) if dtls else (4, 1)
+    while position + header <= len(plaintext):
+        position += header + int.from_bytes(plaintext[position + length_at : position + length_at + 3], "big")
         count += 1
     return count
 
@@ -409,10 +411,17 @@ def _record_line(walk: Walk, event: RecordEvent, verb: str) -> str:
     content_type = _record_content(event)
     content = _content_type_name(content_type)
     # Count from the plaintext itself; a redacted trace has only the matches.
-    carried = _count_handshake_messages(event.plaintext) or walk.messages_per_record[walk.index]
+    dtls = event.epoch is not None
+    carried = _count_handshake_messages(event.plaintext, dtls=dtls) or walk.messages_per_record[walk.index]
     if content_type == ContentType.handshake and carried > 1:
         content = f"{carried} handshake messages"
     line = f"record {verb}: {content}, {len(event.raw)} bytes"
+    if dtls:
+        # RFC 6347 §4.1: a DTLS record names its epoch and sequence number.
+        line += f", epoch {event.epoch}, seq {event.sequence_number}, {_protection(event)}"
+        if content_type == ContentType.change_cipher_spec:
+            line += f"  (the sender's next records carry epoch {(event.epoch or 0) + 1})"
+        return line
     if event.protection == "plaintext":
         line += ", plaintext"
     else:
@@ -806,8 +815,10 @@ def render_walkthrough(
     summary = summarize_trace(events)
 
     roles = " and ".join(summary["roles"]) or "no one"
+    # DTLS records carry an epoch (RFC 6347 §4.1); TLS records do not.
+    protocol = "DTLS" if any(isinstance(event, RecordEvent) and event.epoch is not None for event in events) else "TLS"
     output: list[tuple[str, str]] = [
-        (f"TLS walkthrough: {len(events)} trace events recorded by {roles}", "bold"),
+        (f"{protocol} walkthrough: {len(events)} trace events recorded by {roles}", "bold"),
         (
             "→ sent  ← received  ✓ check passed  ✗ check failed  hex shortened to 8 bytes…"
             + ("" if show_secrets else "  secret values redacted"),

@@ -57,7 +57,11 @@ class RecordEvent(TraceEvent):
     records `content_type` is the outer type (application_data), while
     `inner_content_type` and `plaintext` show what was encrypted; `nonce` is
     the per-record nonce and `keys` names the traffic secret whose keys were
-    used ("server_handshake_traffic_secret", ...)."""
+    used ("server_handshake_traffic_secret", ...).
+
+    DTLS records (RFC 6347 §4.1) use the same events: `raw` then starts
+    with the 13-byte DTLSPlaintext header, whose epoch the `epoch` property
+    reads, and `sequence_number` is the header's explicit 48-bit one."""
 
     content_type: int
     raw: bytes
@@ -70,6 +74,20 @@ class RecordEvent(TraceEvent):
     keys: str = ""
     rfc: str = "RFC 8446 §5"
     kind: ClassVar[str] = "record"
+
+    @property
+    def epoch(self) -> int | None:
+        """The DTLS epoch in the record's header; None for a TLS record.
+
+        A DTLS 1.0/1.2 header has version 0xFExx where TLS has 0x03xx (RFC
+        6347 §4.1); a DTLS 1.3 unified header (first bits 001) carries only
+        the epoch's low two bits (RFC 9147 §4), which is what is returned."""
+        raw = self.raw
+        if len(raw) >= 13 and raw[1] == 0xFE:
+            return int.from_bytes(raw[3:5], "big")
+        if raw and raw[0] >> 5 == 0b001:
+            return raw[0] & 0b11
+        return None
 
 
 @attrs.frozen(kw_only=True)

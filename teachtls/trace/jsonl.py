@@ -49,6 +49,7 @@ refuses other versions, unknown event names and unknown fields with
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -90,6 +91,12 @@ def _field_types(cls: type) -> dict[str, Any]:
     return _resolved_annotations[cls]
 
 
+# The two helpers below take a field's annotation, of which a trace has a few
+# dozen different ones: cached, a writer does not take each apart again for
+# every value of every event.
+
+
+@functools.cache
 def _optional_type(annotation: Any) -> Any | None:
     """For `X | None` return X; for any other annotation, None."""
     if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
@@ -100,6 +107,7 @@ def _optional_type(annotation: Any) -> Any | None:
     return others[0]
 
 
+@functools.cache
 def _item_type(annotation: Any) -> Any | None:
     """For `tuple[X, ...]` return X; for any other annotation, None."""
     if typing.get_origin(annotation) is not tuple:
@@ -119,6 +127,11 @@ def _is_a(value: Any, expected: type) -> bool:
 
 def _to_json(annotation: Any, value: Any, where: str) -> Any:
     """The JSON form of `value`, a field declared as `annotation`."""
+    # Plain values first: they are most of every trace.
+    if annotation in (bytes, str, int, bool):
+        if not _is_a(value, annotation):
+            raise TypeError(f"{where}: expected {annotation.__name__}, got {type(value).__name__}")
+        return value.hex() if annotation is bytes else value
     optional = _optional_type(annotation)
     if optional is not None:
         return None if value is None else _to_json(optional, value, where)
@@ -127,14 +140,10 @@ def _to_json(annotation: Any, value: Any, where: str) -> Any:
         if not isinstance(value, tuple):
             raise TypeError(f"{where}: expected a tuple, got {type(value).__name__}")
         return [_to_json(item_type, item, f"{where}[{index}]") for index, item in enumerate(value)]
-    if annotation in (bytes, str, int, bool) or attrs.has(annotation):
+    if attrs.has(annotation):
         if not _is_a(value, annotation):
             raise TypeError(f"{where}: expected {annotation.__name__}, got {type(value).__name__}")
-        if annotation is bytes:
-            return value.hex()
-        if attrs.has(annotation):
-            return _attrs_to_json(value, where)
-        return value
+        return _attrs_to_json(value, where)
     raise TypeError(f"{where}: no JSON form for fields of type {annotation!r}")
 
 

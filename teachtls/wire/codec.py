@@ -32,9 +32,8 @@ out of the specified range or the length of the message was incorrect").
 
 from __future__ import annotations
 
-import contextlib
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import attrs
@@ -103,18 +102,13 @@ class Reader:
     def path(self) -> str:
         return ".".join(self._path).replace(".[", "[")
 
-    @contextlib.contextmanager
-    def field(self, name: str) -> Iterator[None]:
-        self._path.append(name)
-        try:
-            yield
-        finally:
-            self._path.pop()
+    def field(self, name: str) -> _InField:
+        """`with reader.field(name):` -- what is read inside lies under `name`."""
+        return _InField(self._path, name)
 
     def _leaf(self, start: int, value: str, suffix: str | None = None) -> None:
-        if self.record:
-            path = self.path if suffix is None else f"{self.path}.{suffix}"
-            self.spans.append(FieldSpan(path=path, start=start, end=self.pos, value=value))
+        path = self.path if suffix is None else f"{self.path}.{suffix}"
+        self.spans.append(FieldSpan(path=path, start=start, end=self.pos, value=value))
 
     # -- primitives -------------------------------------------------------
     def take(self, n: int) -> bytes:
@@ -127,32 +121,32 @@ class Reader:
     def uint(self, size: int, *, describe: Callable[[int], str] = str, suffix: str | None = None) -> int:
         start = self.pos
         value = int.from_bytes(self.take(size), "big")
-        self._leaf(start, describe(value), suffix)
+        if self.record:  # describing a value costs more than reading it
+            self._leaf(start, describe(value), suffix)
         return value
 
     def opaque(self, n: int) -> bytes:
         start = self.pos
         value = self.take(n)
-        self._leaf(start, value.hex())
+        if self.record:
+            self._leaf(start, value.hex())
         return value
 
     def length_prefix(self, size: int) -> int:
         return self.uint(size, describe=lambda n: f"{n} bytes", suffix="length")
 
-    @contextlib.contextmanager
-    def block(self, length_bytes: int, *, floor: int = 0, ceiling: int | None = None) -> Iterator[int]:
-        """A `<floor..ceiling>` vector: read its length, confine reads to it."""
+    def block(self, length_bytes: int, *, floor: int = 0, ceiling: int | None = None) -> _InVector:
+        """A `<floor..ceiling>` vector: read its length, confine reads to it.
+
+        `with reader.block(2) as length:` -- on leaving, every byte of the
+        vector must have been read."""
         length = self.length_prefix(length_bytes)
         ceiling = (1 << (8 * length_bytes)) - 1 if ceiling is None else ceiling
         if not floor <= length <= ceiling:
             raise DecodeError(f"vector length {length} outside <{floor}..{ceiling}>", path=self.path, offset=self.pos)
         if self.pos + length > self.end:
             raise DecodeError(f"vector of {length} bytes runs past its container", path=self.path, offset=self.pos)
-        outer_end, self.end = self.end, self.pos + length
-        yield length
-        if self.pos != self.end:
-            raise DecodeError(f"{self.end - self.pos} bytes left over inside vector", path=self.path, offset=self.pos)
-        self.end = outer_end
+        return _InVector(self, length)
 
     def at_end(self) -> bool:
         return self.pos >= self.end
@@ -174,19 +168,71 @@ class Writer:
     def uint(self, size: int, value: int) -> None:
         self._parts.append(value.to_bytes(size, "big"))
 
-    @contextlib.contextmanager
-    def block(self, length_bytes: int) -> Iterator[None]:
-        outer, self._parts = self._parts, []
-        try:
-            yield
-        finally:
-            body = b"".join(self._parts)
-            self._parts = outer
-        self._parts.append(len(body).to_bytes(length_bytes, "big"))
-        self._parts.append(body)
+    def block(self, length_bytes: int) -> _LengthPrefixed:
+        """`with writer.block(2):` -- what is written inside gets a 2-byte length prefix."""
+        return _LengthPrefixed(self, length_bytes)
 
     def getvalue(self) -> bytes:
         return b"".join(self._parts)
+
+
+# The three context managers behind `Reader.field`, `Reader.block` and
+# `Writer.block`. They are small classes rather than `@contextlib.contextmanager`
+# generators because the walker enters a few hundred of them per handshake,
+# and a generator-based one costs several times as much to enter and leave.
+
+
+class _InField:
+    """Push a field name onto the reader's path; pop it on the way out."""
+
+    def __init__(self, path: list[str], name: str) -> None:
+        self.path = path
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.path.append(self.name)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.path.pop()
+
+
+class _InVector:
+    """Confine a reader to one vector's bytes; check they were all read."""
+
+    def __init__(self, reader: Reader, length: int) -> None:
+        self.reader = reader
+        self.length = length
+        self.outer_end = reader.end
+
+    def __enter__(self) -> int:
+        self.reader.end = self.reader.pos + self.length
+        return self.length
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        reader = self.reader
+        if exc_type is None and reader.pos != reader.end:
+            left = reader.end - reader.pos
+            raise DecodeError(f"{left} bytes left over inside vector", path=reader.path, offset=reader.pos)
+        reader.end = self.outer_end
+
+
+class _LengthPrefixed:
+    """Collect what is written inside; emit its length, then it."""
+
+    def __init__(self, writer: Writer, length_bytes: int) -> None:
+        self.writer = writer
+        self.length_bytes = length_bytes
+        self.outer: list[bytes] = []
+
+    def __enter__(self) -> None:
+        self.outer, self.writer._parts = self.writer._parts, []
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        body = b"".join(self.writer._parts)
+        self.writer._parts = self.outer
+        if exc_type is None:
+            self.writer.put(len(body).to_bytes(self.length_bytes, "big"))
+            self.writer.put(body)
 
 
 # --------------------------------------------------------------------------
@@ -337,24 +383,30 @@ class WireStruct:
 S = TypeVar("S", bound=WireStruct)
 
 
+_WIRE_FIELDS: dict[type, tuple[tuple[str, WireType], ...]] = {}
+
+
+def wire_fields(cls: type[WireStruct]) -> tuple[tuple[str, WireType], ...]:
+    """The `wire(...)` fields of `cls` in order, as (name, wire type); looked up once per class."""
+    if cls not in _WIRE_FIELDS:
+        fields = attrs.fields(cls)  # type: ignore[arg-type]  # every WireStruct is an attrs class
+        _WIRE_FIELDS[cls] = tuple((field.name, field.metadata["wire"]) for field in fields if "wire" in field.metadata)
+    return _WIRE_FIELDS[cls]
+
+
 def read_struct(reader: Reader, cls: type[S]) -> S:
     """The generic walker: read each `wire(...)` field of `cls` in order."""
     values: dict[str, Any] = {}
-    for field in attrs.fields(cls):  # type: ignore[arg-type]  # every WireStruct is an attrs class
-        wire_type = field.metadata.get("wire")
-        if wire_type is None:
-            continue
-        with reader.field(field.name):
-            values[field.name] = wire_type.read(reader, values)
+    for name, wire_type in wire_fields(cls):
+        with reader.field(name):
+            values[name] = wire_type.read(reader, values)
     return cls(**values)
 
 
 def write_struct(writer: Writer, obj: WireStruct) -> None:
     """The generic walker's other half: write each `wire(...)` field in order."""
-    for field in attrs.fields(type(obj)):  # type: ignore[arg-type]
-        wire_type = field.metadata.get("wire")
-        if wire_type is not None:
-            wire_type.write(writer, getattr(obj, field.name))
+    for name, wire_type in wire_fields(type(obj)):
+        wire_type.write(writer, getattr(obj, name))
 
 
 def parse_struct(data: bytes, cls: type[S], *, record: bool = True) -> tuple[S, list[FieldSpan]]:

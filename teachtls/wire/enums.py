@@ -37,6 +37,11 @@ class ProtocolVersion(enum.IntEnum):
     TLS1_1 = 0x0302
     TLS1_2 = 0x0303
     TLS1_3 = 0x0304
+    # DTLS (RFC 6347 §4.1, RFC 9147 §5.3): the 1's complement of the DTLS
+    # version, {254, 253} for 1.2, so on the wire DTLS versions *decrease*.
+    DTLS1_0 = 0xFEFF
+    DTLS1_2 = 0xFEFD
+    DTLS1_3 = 0xFEFC
 
 
 class HandshakeType(enum.IntEnum):
@@ -45,6 +50,7 @@ class HandshakeType(enum.IntEnum):
     hello_request_RESERVED = 0
     client_hello = 1
     server_hello = 2
+    hello_verify_request_RESERVED = 3  # DTLS 1.0 and 1.2 only (RFC 6347 §4.2.1)
     new_session_ticket = 4
     end_of_early_data = 5
     encrypted_extensions = 8
