@@ -250,3 +250,11 @@ def test_keylog_writer_appends(tmp_path: Path) -> None:
         for event in tls13_connection("client", RFC8448_CLIENT_HELLO, RFC8448_SECRETS):
             writer(event)
     assert path.read_text().splitlines() == ["# from another program", *RFC8448_KEYLOG]
+
+
+def test_tls12_trace_gives_one_client_random_line() -> None:
+    """A TLS 1.2 master secret is derived before ParametersNegotiated arrives."""
+    from teachtls.scenarios.named import run_scenario
+
+    lines = keylog_lines(run_scenario("tls12-ecdhe"))
+    assert len(lines) == 1 and lines[0].startswith("CLIENT_RANDOM ")

@@ -41,7 +41,8 @@ The rules:
 * Both sides of such a pair derive the same secrets, so each line is
   written once.
 * TLS 1.3 has a "Master Secret" too (RFC 8446 §7.1), but it is not a TLS 1.2
-  master secret. `master_secret` is logged as CLIENT_RANDOM only after a
+  master secret. `master_secret` is logged as CLIENT_RANDOM only when it
+  came from the TLS 1.2 PRF (operation "PRF"), or after a
   `ParametersNegotiated` event of the same role said "TLS 1.2".
 * Only generation 0 of the application traffic secrets has a label.
   Wireshark derives the later generations itself after a KeyUpdate (RFC 8446
@@ -146,7 +147,10 @@ class _KeylogFollower:
             return None
         if not isinstance(event, SecretDerived) or connection.client_random is None:
             return None
-        label = label_for(event.name, connection.version)
+        # A TLS 1.2 master secret comes from the PRF (RFC 5246 §8.1), a TLS 1.3
+        # one from HKDF-Extract: that tells them apart before ParametersNegotiated.
+        version = "TLS 1.2" if event.operation == "PRF" else connection.version
+        label = label_for(event.name, version)
         if label is None:
             return None
         line = f"{label} {connection.client_random.hex()} {event.value.hex()}"
