@@ -7,7 +7,8 @@
 #      missing: `dot` (graphviz, for the diagrams), `openssl` (the interop
 #      tests run `openssl s_server` / `s_client` on 127.0.0.1), `tshark`
 #      (the pcapng export is checked by opening it in tshark), `chromium`
-#      (headless, it visits `teachtls serve --explain`) and `curl`.
+#      (headless, it visits `teachtls serve --explain`), `curl`, and
+#      `gnutls-cli`/`gnutls-serv` (gnutls-bin, the DTLS interop peer).
 #   2. A virtual environment in .venv (python3-venv is installed first when
 #      this python3 cannot make one, as on a fresh Debian).
 #   3. teachtls itself, editable, with its `test` and `docs` extras; skipped
@@ -51,7 +52,7 @@ apt_install() {
 }
 
 # binary -> Debian package that provides it
-for pair in dot:graphviz openssl:openssl tshark:tshark chromium:chromium curl:curl; do
+for pair in dot:graphviz openssl:openssl tshark:tshark chromium:chromium curl:curl gnutls-cli:gnutls-bin; do
     binary=${pair%%:*}
     package=${pair#*:}
     if command -v "$binary" >/dev/null 2>&1; then
