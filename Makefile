@@ -18,6 +18,6 @@ demo: setup
 	$(VENV)/bin/teachtls demo --trace demo-output/trace.jsonl
 
 test: setup
-	$(VENV)/bin/ruff check teachtls tests
+	$(VENV)/bin/ruff check teachtls tests examples benchmarks
 	$(VENV)/bin/mypy teachtls
 	$(VENV)/bin/python -m pytest -q
