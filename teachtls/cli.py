@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="connections served at once; more are refused (default: %(default)s)",
     )
     server.set_defaults(run=run_serve)
-    add_dtls_options(server, "serve DTLS 1.2 over UDP instead of TLS over TCP")
+    add_dtls_options(server, "serve DTLS over UDP instead of TLS over TCP (DTLS 1.3 and 1.2; --tls-version picks one)")
 
     client = commands.add_parser("connect", help="connect, send GET, print the response")
     client.add_argument("address", metavar="HOST:PORT", help="where to connect (port defaults to 443)")
@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     client.add_argument("--alpn", nargs="+", action="extend", default=[], metavar="PROTO", help="ALPN protocols")
     client.set_defaults(run=run_connect)
-    add_dtls_options(client, "connect with DTLS 1.2 over UDP instead of TLS over TCP")
+    add_dtls_options(client, "connect with DTLS over UDP instead of TLS over TCP (DTLS 1.2; --tls-version 1.3: 1.3)")
     add_render_commands(commands)
     add_compare_command(commands)
     add_lab_command(commands)
@@ -438,7 +438,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.explain:
             print("teachtls: --explain serves HTTPS over TCP; it cannot be combined with --dtls", file=sys.stderr)
             return 2
-        return serve_dtls(args, config_for)
+        return serve_dtls(args, config_for, base)
 
     def ready(server: TLSServer) -> None:
         host = f"[{args.host}]" if ":" in args.host else args.host
@@ -567,14 +567,14 @@ def run_connect(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- --dtls: DTLS 1.2 over UDP (teachtls.dtls, teachtls.net.udp) ------------------------------
+# --- --dtls: DTLS 1.3 and 1.2 over UDP (teachtls.dtls, teachtls.net.udp) ----------------------
 
 
 def add_dtls_options(parser: argparse.ArgumentParser, what: str) -> None:
     """--dtls and --mtu, for serve and connect."""
     from teachtls.dtls.connection import DEFAULT_MTU, MAXIMUM_MTU, MINIMUM_MTU
 
-    parser.add_argument("--dtls", action="store_true", help=f"{what} (RFC 6347)")
+    parser.add_argument("--dtls", action="store_true", help=f"{what} (RFC 6347, RFC 9147)")
     parser.add_argument(
         "--mtu",
         type=count_between(MINIMUM_MTU, MAXIMUM_MTU),
@@ -584,22 +584,26 @@ def add_dtls_options(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def dtls_version_usable(args: argparse.Namespace) -> bool:
-    """DTLS 1.2 only, for now: --tls-version 1.3 with --dtls is a usage error."""
-    if args.tls_version == "1.3":
-        print("teachtls: --dtls speaks DTLS 1.2 only; DTLS 1.3 (RFC 9147) is not implemented yet", file=sys.stderr)
-        return False
-    return True
+def dtls_versions(args: argparse.Namespace) -> tuple[str, ...]:
+    """The DTLS versions --tls-version allows: "1.3" is DTLS 1.3 (RFC 9147), "1.2" DTLS 1.2 (RFC 6347).
+
+    Without it a server speaks both (by each client's ClientHello) and a
+    client DTLS 1.2: a DTLS 1.3 client cannot fall back to DTLS 1.2 in
+    teachtls, and DTLS 1.2 is what the openssl and GnuTLS at hand speak."""
+    return (args.tls_version,) if args.tls_version else ("1.3", "1.2")
 
 
-def serve_dtls(args: argparse.Namespace, config_for: Callable[[int], contextlib.AbstractContextManager[Config]]) -> int:
+def serve_dtls(
+    args: argparse.Namespace,
+    config_for: Callable[[int], contextlib.AbstractContextManager[Config]],
+    stateless_config: Config | None = None,
+) -> int:
     """`teachtls serve --dtls`: one UDP socket; a page for an HTTP request line, an echo otherwise."""
     from teachtls.dtls.connection import DTLSSettings
     from teachtls.net.server import log_to_stderr
     from teachtls.net.udp import DTLSServer, page_or_echo_handler
 
-    if not dtls_version_usable(args):
-        return 2
+    versions = dtls_versions(args)
     try:
         server = DTLSServer(
             (args.host, args.port),
@@ -607,11 +611,14 @@ def serve_dtls(args: argparse.Namespace, config_for: Callable[[int], contextlib.
             page_or_echo_handler,
             settings=DTLSSettings(mtu=args.mtu),
             log=log_to_stderr,
+            versions=versions,
+            stateless_config=stateless_config,
         )
     except OSError as error:
         return fail(f"cannot listen on {args.host}:{args.port} (UDP): {error.strerror or error}")
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"teachtls: listening on dtls://{host}:{server.port}/ (UDP, DTLS 1.2, MTU {args.mtu})", flush=True)
+    spoken = " and ".join(f"DTLS {version}" for version in versions)
+    print(f"teachtls: listening on dtls://{host}:{server.port}/ (UDP, {spoken}, MTU {args.mtu})", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
@@ -625,11 +632,10 @@ def connect_dtls_and_get(args: argparse.Namespace, config: Config, host: str, po
     from teachtls.dtls.connection import DTLSSettings, PacketTooLarge
     from teachtls.net.udp import connect_dtls
 
-    if not dtls_version_usable(args):
-        return 2
+    version = "1.3" if args.tls_version == "1.3" else "1.2"
     where = f"{host}:{port} (UDP)"
     try:
-        session = connect_dtls(host, port, config, DTLSSettings(mtu=args.mtu), timeout=args.timeout)
+        session = connect_dtls(host, port, config, DTLSSettings(mtu=args.mtu), timeout=args.timeout, version=version)
     except TimeoutError:
         return fail(f"timed out after {args.timeout:g} s waiting for {where} to answer")
     except ConnectionRefusedError:

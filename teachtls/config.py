@@ -96,6 +96,10 @@ class Config:
     extended_master_secret: bool = True
     # TLS 1.2: accept re-handshakes (only ever with RFC 5746 secure renegotiation).
     allow_renegotiation: bool = True
+    # TLS 1.2 client: answer a server's HelloRequest at once (False, as OpenSSL's
+    # SSL_read does), or report it as a `HelloRequestReceived` event and let the
+    # application decide (True, as GnuTLS's GNUTLS_E_REHANDSHAKE does).
+    report_hello_request: bool = False
     supported_groups: tuple[int, ...] = DEFAULT_GROUPS
     # Client: the groups to send a key share for in the first ClientHello.
     key_share_groups: tuple[int, ...] = (NamedGroup.x25519,)

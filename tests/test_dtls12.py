@@ -867,13 +867,6 @@ def test_cli_connect_and_serve_dtls(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (tmp_path / "traces" / "connection-1.jsonl").exists()
 
 
-def test_cli_refuses_dtls_1_3(capsys: pytest.CaptureFixture[str]) -> None:
-    from teachtls.cli import main
-
-    assert main(["connect", "--dtls", "--tls-version", "1.3", "127.0.0.1:9", "--insecure"]) == 2
-    assert "DTLS 1.3" in capsys.readouterr().err
-
-
 # --- 10. the golden trace ---------------------------------------------------------------------------------
 
 

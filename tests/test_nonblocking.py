@@ -41,8 +41,10 @@ from teachtls.handshake.alerts import (
 from teachtls.net.nonblocking import (
     NON_FATAL,
     Again,
+    ApplicationDataPending,
     Interrupted,
     PacketTooLarge,
+    RehandshakeRequested,
     WarningAlert,
     WouldBlock,
     is_fatal,
@@ -606,7 +608,21 @@ def test_is_fatal(error, fatal):
 
 def test_again_is_would_block_and_every_condition_is_a_tls_error():
     assert Again is WouldBlock
-    for condition in (WouldBlock("read"), Interrupted("write"), WarningAlert(90)):
+    for condition in (
+        WouldBlock("read"),
+        Interrupted("write"),
+        WarningAlert(90),
+        ApplicationDataPending(1),
+        RehandshakeRequested(),
+    ):
         assert isinstance(condition, TLSError)
-    assert set(NON_FATAL) == {WouldBlock, Interrupted, WarningAlert, TimeoutError, PacketTooLarge}
+    assert set(NON_FATAL) == {
+        WouldBlock,
+        Interrupted,
+        WarningAlert,
+        TimeoutError,
+        PacketTooLarge,
+        ApplicationDataPending,  # GNUTLS_E_GOT_APPLICATION_DATA (TLS 1.2 re-handshake)
+        RehandshakeRequested,  # GNUTLS_E_REHANDSHAKE
+    }
     assert "unknown (200)" in str(WarningAlert(200))

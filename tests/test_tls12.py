@@ -917,3 +917,33 @@ def test_rsa_server_signs_with_pkcs1_when_the_client_prefers_it() -> None:
     exchange = memory.run(client, server)
     completed = next(e for e in exchange.client_events if isinstance(e, HandshakeCompleted))
     assert completed.signature_scheme == "rsa_pkcs1_sha256"
+
+
+def test_a_hello_request_during_a_handshake_is_ignored() -> None:
+    """RFC 5246 §7.4.1.1: the client ignores a HelloRequest while negotiating."""
+    from teachtls.handshake.states import State
+    from teachtls.pki.generate import issue_leaf, make_ca
+    from teachtls.scenarios import memory
+    from teachtls.trace.observer import Recorder
+    from teachtls.wire.enums import ProtocolVersion
+    from teachtls.wire.messages12 import HelloRequest
+
+    ca = make_ca()
+    leaf = issue_leaf(ca, "localhost", dns_names=["localhost"])
+    recorder = Recorder()
+    client = ClientConnection(
+        Config(server_name="localhost", trusted_certificates=(ca.certificate,), observer=recorder)
+    )
+    server = ServerConnection(
+        Config(certificate_chain=(leaf.certificate,), private_key=leaf.private_key, versions=(ProtocolVersion.TLS1_2,))
+    )
+    memory.run(client, server, close=False)
+    server.request_renegotiation()
+    # A second HelloRequest right behind the first: the client is negotiating by then.
+    server.send_handshake(HelloRequest(), transcript=False)
+    client.receive_data(server.data_to_send())
+    assert client.state is State.WAIT_SH
+    assert any("HelloRequest ignored" in getattr(e, "text", "") for e in recorder.events)
+    exchange = memory.Exchange()
+    memory.pump(client, server, exchange)
+    assert client.state is State.CONNECTED and server.state is State.CONNECTED

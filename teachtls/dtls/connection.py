@@ -55,9 +55,9 @@ What stays version-specific is behind a few hooks, so that DTLS 1.3 (RFC
 (`protect_record`, `unprotect_record`, `record_expansion`), what a
 ChangeCipherSpec record means (`on_change_cipher_spec_record`), which form
 of a message goes into the transcript (`transcript_form`), and which
-message classes exist (`dtls_classes`). DTLS 1.3 will add its unified
-header and ACK content type to `_process_record`, and its epochs 1-3 to
-`install_epoch`.
+message classes exist (`dtls_classes`). DTLS 1.3 (teachtls.dtls.dtls13)
+overrides them, and `process_record` for its unified header and ACK
+content type, and numbers its epochs by purpose through `install_epoch`.
 
 Deliberately left out: renegotiation over DTLS, PMTU discovery (the MTU is
 configured, as in GnuTLS), Connection IDs (RFC 9146), SCTP and DCCP.
@@ -271,7 +271,7 @@ class DatagramConnection(Connection):
     def get_data_mtu(self) -> int:
         """gnutls_dtls_get_data_mtu: the most application data one datagram can carry now."""
         epoch = self.write_epochs[self.write_epoch]
-        room = self.mtu - record.HEADER_LENGTH - self.record_expansion(epoch)
+        room = self.mtu - self.record_header_length(epoch) - self.record_expansion(epoch)
         return max(0, min(room, record.MAX_PLAINTEXT))
 
     def set_timeouts(self, retransmit_ms: int, total_ms: int) -> None:
@@ -324,6 +324,11 @@ class DatagramConnection(Connection):
     def record_expansion(self, epoch: Epoch) -> int:
         """At most how many bytes protection adds to a record's payload in `epoch`."""
         return 0
+
+    def record_header_length(self, epoch: Epoch) -> int:
+        """Bytes of record header in `epoch`: 13 for DTLSPlaintext (DTLS 1.3's
+        unified header is shorter, RFC 9147 §4)."""
+        return record.HEADER_LENGTH
 
     def on_change_cipher_spec_record(self, dtls_record: record.DTLSRecord, payload: bytes) -> None:
         """A change_cipher_spec record (DTLS 1.2). Elsewhere: not a valid record."""
@@ -541,7 +546,8 @@ class DatagramConnection(Connection):
             self._on_fragment(fragment)
         self._dispatch_ready()
 
-    def _on_fragment(self, fragment: framing.HandshakeFragment) -> None:
+    def _on_fragment(self, fragment: framing.HandshakeFragment) -> framing.Outcome:
+        """Hand one fragment to the reassembler and trace what became of it; return that."""
         outcome = self.reassembler.add(fragment)
         name = _type_name(fragment.msg_type)
         where = f"{name} (message_seq {fragment.message_seq})"
@@ -571,6 +577,7 @@ class DatagramConnection(Connection):
                     rfc="RFC 6347 §4.2.3",
                 )
             )
+        return outcome
 
     def _dispatch_ready(self) -> None:
         """Hand every complete message that is next in message_seq order to the handshake."""
@@ -709,7 +716,9 @@ class DatagramConnection(Connection):
         if entry.content_type != ContentType.handshake:
             self._write_record_in(epoch, entry.content_type, entry.payload)
             return
-        room = self.mtu - record.HEADER_LENGTH - self.record_expansion(epoch) - framing.HANDSHAKE_HEADER_LENGTH
+        room = (
+            self.mtu - self.record_header_length(epoch) - self.record_expansion(epoch) - framing.HANDSHAKE_HEADER_LENGTH
+        )
         for fragment in framing.fragment_message(entry.payload, max(room, 1)):
             self._write_record_in(epoch, ContentType.handshake, fragment)
 

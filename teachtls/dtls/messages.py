@@ -22,14 +22,20 @@ handshake code unchanged and translates the version at the wire:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import attrs
 
 from teachtls.wire.codec import U16, Fixed, Opaque, VectorOf, wire
 from teachtls.wire.enums import CipherSuite, HandshakeType, ProtocolVersion, name_of
-from teachtls.wire.extensions import CLIENT_HELLO, Extension, ExtensionList, SupportedVersionsClientHello
+from teachtls.wire.extensions import (
+    CLIENT_HELLO,
+    Extension,
+    ExtensionList,
+    SupportedVersionsClientHello,
+    SupportedVersionsServerHello,
+)
 from teachtls.wire.messages import ClientHello, HandshakeMessage, ServerHello
 
 DTLS1_0 = ProtocolVersion.DTLS1_0
@@ -94,7 +100,10 @@ class DTLSClientHello(HandshakeMessage):
 
     @classmethod
     def from_tls(cls, hello: ClientHello, cookie: bytes) -> DTLSClientHello:
-        """The DTLS form of a ClientHello the TLS code built: DTLS version, with `cookie`."""
+        """The DTLS form of a ClientHello the TLS code built: DTLS version, with `cookie`.
+
+        A DTLS 1.3 client lists DTLS versions in supported_versions too:
+        "The value 0xfefc is used to indicate DTLS 1.3" (RFC 9147 §5.3)."""
         return cls(
             legacy_version=dtls_version_of(hello.legacy_version),
             random=hello.random,
@@ -102,7 +111,7 @@ class DTLSClientHello(HandshakeMessage):
             cookie=cookie,
             cipher_suites=hello.cipher_suites,
             legacy_compression_methods=hello.legacy_compression_methods,
-            extensions=hello.extensions,
+            extensions=translate_supported_versions(hello.extensions, dtls_version_of),
         )
 
     def to_tls(self) -> ClientHello:
@@ -110,24 +119,13 @@ class DTLSClientHello(HandshakeMessage):
 
         Versions are translated in supported_versions too, where a DTLS 1.3
         client lists 0xFEFC and 0xFEFD (RFC 9147 §5.3)."""
-        extensions = tuple(
-            attrs.evolve(
-                extension,
-                extension_data=SupportedVersionsClientHello(
-                    tuple(tls_version_of(version) for version in extension.extension_data.versions)
-                ),
-            )
-            if isinstance(extension.extension_data, SupportedVersionsClientHello)
-            else extension
-            for extension in self.extensions
-        )
         return ClientHello(
             legacy_version=tls_version_of(self.legacy_version),
             random=self.random,
             legacy_session_id=self.legacy_session_id,
             cipher_suites=self.cipher_suites,
             legacy_compression_methods=self.legacy_compression_methods,
-            extensions=extensions,
+            extensions=translate_supported_versions(self.extensions, tls_version_of),
         )
 
 
@@ -151,6 +149,29 @@ class HelloVerifyRequest(HandshakeMessage):
     cookie: bytes = wire(Opaque(1, ceiling=MAX_COOKIE_LENGTH))
 
 
+def translate_supported_versions(
+    extensions: tuple[Extension, ...], translate: Callable[[int], int]
+) -> tuple[Extension, ...]:
+    """`extensions` with the versions of supported_versions translated (TLS <-> DTLS).
+
+    The ClientHello's list and the ServerHello's (or HelloRetryRequest's)
+    selected_version alike: a DTLS 1.3 peer writes 0xFEFC where TLS 1.3's
+    handshake code reads 0x0304 (RFC 9147 §5.3, §5.4)."""
+    translated: list[Extension] = []
+    for extension in extensions:
+        data = extension.extension_data
+        if isinstance(data, SupportedVersionsClientHello):
+            extension = attrs.evolve(
+                extension, extension_data=SupportedVersionsClientHello(tuple(translate(v) for v in data.versions))
+            )
+        elif isinstance(data, SupportedVersionsServerHello):
+            extension = attrs.evolve(
+                extension, extension_data=SupportedVersionsServerHello(translate(data.selected_version))
+            )
+        translated.append(extension)
+    return tuple(translated)
+
+
 def dtls_message_classes(classes: Mapping[int, type[HandshakeMessage]]) -> dict[int, type[HandshakeMessage]]:
     """A connection's message classes, with DTLS's ClientHello and HelloVerifyRequest."""
     result = dict(classes)
@@ -164,7 +185,11 @@ def to_dtls_form(message: HandshakeMessage, cookie: bytes = b"") -> HandshakeMes
     if isinstance(message, ClientHello):
         return DTLSClientHello.from_tls(message, cookie)
     if isinstance(message, ServerHello):
-        return attrs.evolve(message, legacy_version=dtls_version_of(message.legacy_version))
+        return attrs.evolve(
+            message,
+            legacy_version=dtls_version_of(message.legacy_version),
+            extensions=translate_supported_versions(message.extensions, dtls_version_of),
+        )
     return message
 
 
@@ -173,7 +198,11 @@ def to_tls_form(message: HandshakeMessage) -> HandshakeMessage:
     if isinstance(message, DTLSClientHello):
         return message.to_tls()
     if isinstance(message, ServerHello):
-        return attrs.evolve(message, legacy_version=tls_version_of(message.legacy_version))
+        return attrs.evolve(
+            message,
+            legacy_version=tls_version_of(message.legacy_version),
+            extensions=translate_supported_versions(message.extensions, tls_version_of),
+        )
     return message
 
 

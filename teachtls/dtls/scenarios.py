@@ -13,6 +13,13 @@ seed. So each conversation repeats byte for byte, retransmissions included.
                    datagrams, with a 400-byte MTU so that the certificate is
                    fragmented: retransmissions, replayed records rejected and
                    fragments reassembled out of order, all in the trace
+    dtls13         DTLS 1.3 (RFC 9147) on a perfect link: the stateless
+                   HelloRetryRequest cookie, the handshake, the server's ACK of
+                   the client's last flight, one request and one answer, a
+                   KeyUpdate acknowledged before the new keys are used, a
+                   second request, close_notify both ways
+    dtls13-lossy   DTLS 1.3 over the lossy link of dtls12-lossy, MTU 400:
+                   ACKs, partial retransmissions, record numbers reconstructed
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from teachtls.config import Config
-from teachtls.dtls.connection import DTLSSettings
+from teachtls.dtls.connection import DatagramConnection, DTLSSettings
 from teachtls.dtls.dtls12 import DTLSClientConnection, DTLSServerConnection
+from teachtls.dtls.dtls13 import DTLS13ClientConnection, DTLS13ServerConnection
 from teachtls.dtls.link import DatagramPair, LossyLink, ManualClock
 from teachtls.scenarios.named import (
     FIXED_CLIENT_X25519_PRIVATE_KEY,
@@ -49,9 +57,25 @@ def lossy_link(recorder: Recorder, seed: int = LOSSY_SEED) -> LossyLink:
 
 def dtls12_pair(recorder: Recorder, link: LossyLink, *, mtu: int = 1200, cookie_exchange: bool = True) -> DatagramPair:
     """A fixed-key DTLS 1.2 client and server on `link`, both traced into `recorder`."""
+    return fixed_pair(DTLSClientConnection, DTLSServerConnection, recorder, link, mtu, cookie_exchange)
+
+
+def dtls13_pair(recorder: Recorder, link: LossyLink, *, mtu: int = 1200, cookie_exchange: bool = True) -> DatagramPair:
+    """A fixed-key DTLS 1.3 client and server on `link`, both traced into `recorder`."""
+    return fixed_pair(DTLS13ClientConnection, DTLS13ServerConnection, recorder, link, mtu, cookie_exchange)
+
+
+def fixed_pair(
+    client_class: Callable[[Config, DTLSSettings], DatagramConnection],
+    server_class: Callable[[Config, DTLSSettings], DatagramConnection],
+    recorder: Recorder,
+    link: LossyLink,
+    mtu: int,
+    cookie_exchange: bool,
+) -> DatagramPair:
     ca_certificate, leaf_certificate, leaf_key = fixed_pki()
     clock = ManualClock(FIXED_NOW.timestamp())
-    client = DTLSClientConnection(
+    client = client_class(
         Config(
             server_name="localhost",
             trusted_certificates=(ca_certificate,),
@@ -62,7 +86,7 @@ def dtls12_pair(recorder: Recorder, link: LossyLink, *, mtu: int = 1200, cookie_
         ),
         DTLSSettings(mtu=mtu),
     )
-    server = DTLSServerConnection(
+    server = server_class(
         Config(
             certificate_chain=(leaf_certificate,),
             private_key=leaf_key,
@@ -76,7 +100,7 @@ def dtls12_pair(recorder: Recorder, link: LossyLink, *, mtu: int = 1200, cookie_
     return DatagramPair(client, server, link, clock)
 
 
-def converse(pair: DatagramPair) -> None:
+def converse(pair: DatagramPair, *, key_update: bool = False) -> None:
     """Handshake, one request and one answer, then close_notify both ways.
 
     Application data is not retransmitted (RFC 6347 §4.1: DTLS leaves that
@@ -90,6 +114,13 @@ def converse(pair: DatagramPair) -> None:
             break
     pair.server.send_application_data(RESPONSE)
     pair.settle()
+    if key_update:
+        # RFC 9147 §8: the client's new keys wait for the server's ACK; the server,
+        # asked to update too, sends its own KeyUpdate, which the client ACKs.
+        pair.client.key_update(request_peer=True)
+        pair.settle()
+        pair.client.send_application_data(REQUEST)
+        pair.settle()
     pair.client.close()
     pair.settle()
     if not pair.server.closed:
@@ -109,7 +140,21 @@ def dtls12_lossy() -> list[TraceEvent]:
     return list(recorder.events)
 
 
+def dtls13() -> list[TraceEvent]:
+    recorder = Recorder()
+    converse(dtls13_pair(recorder, LossyLink(observer=recorder)), key_update=True)
+    return list(recorder.events)
+
+
+def dtls13_lossy() -> list[TraceEvent]:
+    recorder = Recorder()
+    converse(dtls13_pair(recorder, lossy_link(recorder), mtu=400))
+    return list(recorder.events)
+
+
 DTLS_SCENARIOS: dict[str, Callable[[], list[TraceEvent]]] = {
     "dtls12-ecdhe": dtls12_ecdhe,
     "dtls12-lossy": dtls12_lossy,
+    "dtls13": dtls13,
+    "dtls13-lossy": dtls13_lossy,
 }

@@ -35,8 +35,12 @@ from __future__ import annotations
 from teachtls.handshake.states import (
     CLIENT_12,
     CLIENT_12_SEND_TRANSITIONS,
+    CLIENT_13,
+    CLIENT_13_SEND_TRANSITIONS,
     SERVER_12,
     SERVER_12_SEND_TRANSITIONS,
+    SERVER_13,
+    SERVER_13_SEND_TRANSITIONS,
     SendTransition,
     State,
     Transition,
@@ -66,7 +70,7 @@ DTLS_SERVER_12_SEND_TRANSITIONS: tuple[SendTransition, ...] = tuple(
     send for send in SERVER_12_SEND_TRANSITIONS if send.source is not S.CONNECTED
 )
 
-MACHINES = {"client": "dtls_client12", "server": "dtls_server12"}
+MACHINES = {"client": "dtls_client12", "server": "dtls_server12"}  # DTLS 1.3: MACHINES_13 below
 
 DTLS_TABLES: dict[str, dict[tuple[State, Trigger], Transition]] = {
     "dtls_client12": DTLS_CLIENT_12,
@@ -76,3 +80,33 @@ DTLS_SEND_TRANSITIONS: dict[str, tuple[SendTransition, ...]] = {
     "dtls_client12": DTLS_CLIENT_12_SEND_TRANSITIONS,
     "dtls_server12": DTLS_SERVER_12_SEND_TRANSITIONS,
 }
+
+
+# --- DTLS 1.3 (RFC 9147) ---------------------------------------------------------------------
+#
+# "DTLS 1.3 reuses the TLS 1.3 handshake messages and flows" (RFC 9147 §5), so
+# these are `CLIENT_13` and `SERVER_13` with 0-RTT taken out: "the EndOfEarlyData
+# message is omitted both from the wire and the handshake transcript" (§5.6), and
+# teachtls sends and accepts no early data over DTLS. The stateless cookie
+# exchange needs no row of its own: a ClientHello without a cookie goes
+# START -> RECVD_CH as in TLS, and the server's answer, a HelloRetryRequest,
+# takes it back to START (RECVD_CH -> START) -- having forgotten the ClientHello.
+# The ACK (§7) is a content type, not a handshake message: it moves no state.
+
+DTLS_CLIENT_13: dict[tuple[State, Trigger], Transition] = dict(CLIENT_13)
+
+DTLS_SERVER_13: dict[tuple[State, Trigger], Transition] = {
+    key: transition for key, transition in SERVER_13.items() if key[0] is not S.WAIT_EOED
+}
+
+DTLS_CLIENT_13_SEND_TRANSITIONS: tuple[SendTransition, ...] = CLIENT_13_SEND_TRANSITIONS
+DTLS_SERVER_13_SEND_TRANSITIONS: tuple[SendTransition, ...] = tuple(
+    send for send in SERVER_13_SEND_TRANSITIONS if send.target is not S.WAIT_EOED
+)
+
+MACHINES_13 = {"client": "dtls_client13", "server": "dtls_server13"}
+
+DTLS_TABLES["dtls_client13"] = DTLS_CLIENT_13
+DTLS_TABLES["dtls_server13"] = DTLS_SERVER_13
+DTLS_SEND_TRANSITIONS["dtls_client13"] = DTLS_CLIENT_13_SEND_TRANSITIONS
+DTLS_SEND_TRANSITIONS["dtls_server13"] = DTLS_SERVER_13_SEND_TRANSITIONS

@@ -29,6 +29,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from teachtls.connection import HelloRequestReceived
 from teachtls.crypto import signature
 from teachtls.crypto.keyshare import SUPPORTED_GROUPS, KeyShareError, generate_key_share
 from teachtls.crypto.suites12 import SUITES_12
@@ -47,7 +48,7 @@ from teachtls.wire.enums import (
     name_of,
 )
 from teachtls.wire.extensions import ProtocolNameList, RenegotiationInfo, find_extension
-from teachtls.wire.messages import CertificateVerify, ClientHello, Finished, ServerHello
+from teachtls.wire.messages import CertificateVerify, ClientHello, Finished, HandshakeMessage, ServerHello
 from teachtls.wire.messages12 import (
     EC_CURVE_TYPE_NAMED_CURVE,
     Certificate12,
@@ -449,12 +450,31 @@ class Client12Handshake(Handshake12):
 
     # --- re-handshakes (RFC 5746) -----------------------------------------------------------
 
+    def ignores(self, message: HandshakeMessage) -> bool:
+        """RFC 5246 §7.4.1.1: "This message will be ignored by the client if the
+        client is currently negotiating a session." """
+        if isinstance(message, HelloRequest) and self.state is not State.CONNECTED:
+            self.observe(
+                trace.Note(
+                    role=self.role,
+                    text=f"HelloRequest ignored: a handshake is already under way ({self.state.value})",
+                    rfc="RFC 5246 §7.4.1.1",
+                )
+            )
+            return True
+        return False
+
     def on_hello_request(self, message: HelloRequest, raw: bytes) -> State:
         """RFC 5246 §7.4.1.1: the server asks for a new handshake."""
         if not (self.secure_renegotiation and self.config.allow_renegotiation):
             # RFC 5746 §4.2: without secure renegotiation, decline with a
             # warning no_renegotiation alert and carry on.
             self.send_warning(AlertDescription.no_renegotiation_RESERVED, "renegotiation declined")
+            return State.CONNECTED
+        if self.config.report_hello_request:
+            # GnuTLS's way (GNUTLS_E_REHANDSHAKE): the application decides --
+            # renegotiate(), ignore it, or decline with send_warning(no_renegotiation).
+            self.events.append(HelloRequestReceived())
             return State.CONNECTED
         self.start_renegotiation()
         return State.WAIT_SH

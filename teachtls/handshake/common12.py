@@ -349,6 +349,9 @@ class Handshake12(Handshake13):
         self.handshake_messages = []
         self.renegotiating = True
         self.resuming = False
+        # The handshake timeout bounds each handshake, this one too: its clock
+        # starts now, not when the connection was made.
+        self.handshake_started_at = self.config.clock()
 
 
 RECORD_MESSAGE = RecordMessage.change_cipher_spec

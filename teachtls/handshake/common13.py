@@ -127,7 +127,9 @@ class Handshake13(Connection):
         binder = HMAC(finished_key(binder_key), Transcript-Hash(Truncated(ClientHello)))"""
         self.derive("binder_key", keyschedule.LABEL_RESUMPTION_BINDER, "early_secret", empty_transcript=True)
         binder_key = self.secrets["binder_key"]
-        binder = keyschedule.finished_verify_data(self.hash_alg, binder_key, truncated_transcript_hash)
+        binder = keyschedule.finished_verify_data(
+            self.hash_alg, binder_key, truncated_transcript_hash, self.label_prefix
+        )
         return binder_key, binder
 
     def compute_early_traffic_secrets(self, client_hello_hash: bytes) -> None:
@@ -198,7 +200,9 @@ class Handshake13(Connection):
 
     def derive_resumption_psk(self, ticket_nonce: bytes) -> bytes:
         """PSK of one ticket: HKDF-Expand-Label(resumption_master_secret, "resumption", nonce), §4.6.1."""
-        value = keyschedule.resumption_psk(self.hash_alg, self.secrets["resumption_master_secret"], ticket_nonce)
+        value = keyschedule.resumption_psk(
+            self.hash_alg, self.secrets["resumption_master_secret"], ticket_nonce, self.label_prefix
+        )
         self.observe(
             trace.SecretDerived(
                 role=self.role,
@@ -215,7 +219,9 @@ class Handshake13(Connection):
 
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         """TLS-Exporter(label, context_value, key_length), RFC 8446 §7.5."""
-        return keyschedule.exporter(self.hash_alg, self.secrets["exporter_master_secret"], label, context, length)
+        return keyschedule.exporter(
+            self.hash_alg, self.secrets["exporter_master_secret"], label, context, length, self.label_prefix
+        )
 
     # --- Finished (RFC 8446 §4.4.4) -----------------------------------------------
 
@@ -223,8 +229,8 @@ class Handshake13(Connection):
         """(finished_key, transcript hash, verify_data) for `sender`'s Finished."""
         base_key = self.secrets[f"{sender}_handshake_traffic_secret"]
         transcript_hash = self.transcript_hash()
-        finished_key = keyschedule.finished_key(self.hash_alg, base_key)
-        verify_data = keyschedule.finished_verify_data(self.hash_alg, base_key, transcript_hash)
+        finished_key = keyschedule.finished_key(self.hash_alg, base_key, self.label_prefix)
+        verify_data = keyschedule.finished_verify_data(self.hash_alg, base_key, transcript_hash, self.label_prefix)
         return finished_key, transcript_hash, verify_data
 
     def send_finished(self) -> None:

@@ -20,7 +20,8 @@ containing Hash(ClientHello1)":
              HelloRetryRequest  || ... || Mn)
 
 One running hash object is kept and copied to read intermediate values, so a
-handshake hashes every byte once.
+handshake hashes every byte once. The value is remembered until the next
+message arrives: several secrets are derived from the same transcript hash.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Transcript:
         self.hash_alg: HashAlg | None = None
         self._pending: list[bytes] = []
         self._running: Any = None
+        self._digest: bytes | None = None  # digest() of the messages so far, once asked for
         self.last_message = ""
 
     def add(self, raw_message: bytes, name: str) -> None:
@@ -44,6 +46,7 @@ class Transcript:
             self._pending.append(raw_message)
         else:
             self._running.update(raw_message)
+        self._digest = None
         self.last_message = name
 
     def start(self, hash_alg: HashAlg) -> None:
@@ -60,7 +63,9 @@ class Transcript:
         """Transcript-Hash of everything added so far."""
         if self._running is None:
             raise RuntimeError("transcript hash function not yet chosen")
-        return bytes(self._running.digest())
+        if self._digest is None:
+            self._digest = bytes(self._running.digest())
+        return self._digest
 
     def fork(self) -> Transcript:
         """An independent copy (the server keeps one from before each ClientHello)."""
@@ -96,5 +101,6 @@ class Transcript:
         synthetic = bytes([HandshakeType.message_hash]) + len(client_hello1_hash).to_bytes(3, "big")
         self._running = self.hash_alg.new()
         self._running.update(synthetic + client_hello1_hash)
+        self._digest = None
         self.last_message = "message_hash"
         return client_hello1_hash

@@ -91,6 +91,10 @@ LABEL_EXPORTER = b"exporter"
 
 # RFC 8446 §7.1: every label goes on the wire prefixed with "tls13 ".
 LABEL_PREFIX = b"tls13 "
+# RFC 9147 §5.9: "For DTLS 1.3, that label SHALL be "dtls13"" -- no trailing
+# space, so that the label still fits one hash block. Every function below
+# that expands a label takes `prefix`; DTLS 1.3 passes this one.
+DTLS13_LABEL_PREFIX = b"dtls13"
 
 
 # --- HKDF (RFC 5869) and the TLS 1.3 wrappers (RFC 8446 §7.1) ----------------
@@ -108,13 +112,13 @@ def hkdf_extract(hash_alg: HashAlg, salt: bytes, ikm: bytes) -> bytes:
     return HKDF.extract(hash_alg.algorithm, salt, ikm)
 
 
-def hkdf_label(length: int, label: bytes, context: bytes) -> bytes:
+def hkdf_label(length: int, label: bytes, context: bytes, prefix: bytes = LABEL_PREFIX) -> bytes:
     """The serialized HkdfLabel struct, RFC 8446 §7.1.
 
-    `label` is given without its "tls13 " prefix.
+    `label` is given without its "tls13 " (DTLS 1.3: "dtls13") prefix.
     Raises `ValueError` if a field does not fit its vector bounds.
     """
-    full_label = LABEL_PREFIX + label
+    full_label = prefix + label
     if not 7 <= len(full_label) <= 255:
         raise ValueError("HkdfLabel.label must be 7..255 bytes")
     if len(context) > 255:
@@ -130,18 +134,22 @@ def hkdf_label(length: int, label: bytes, context: bytes) -> bytes:
     )
 
 
-def hkdf_expand_label(hash_alg: HashAlg, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+def hkdf_expand_label(
+    hash_alg: HashAlg, secret: bytes, label: bytes, context: bytes, length: int, prefix: bytes = LABEL_PREFIX
+) -> bytes:
     """HKDF-Expand-Label(Secret, Label, Context, Length), RFC 8446 §7.1."""
-    info = hkdf_label(length, label, context)
+    info = hkdf_label(length, label, context, prefix)
     return HKDFExpand(hash_alg.algorithm, length, info).derive(secret)
 
 
-def derive_secret(hash_alg: HashAlg, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
+def derive_secret(
+    hash_alg: HashAlg, secret: bytes, label: bytes, transcript_hash: bytes, prefix: bytes = LABEL_PREFIX
+) -> bytes:
     """Derive-Secret(Secret, Label, Messages), RFC 8446 §7.1.
 
     `transcript_hash` is Transcript-Hash(Messages), already computed.
     """
-    return hkdf_expand_label(hash_alg, secret, label, transcript_hash, hash_alg.digest_size)
+    return hkdf_expand_label(hash_alg, secret, label, transcript_hash, hash_alg.digest_size, prefix)
 
 
 def empty_hash(hash_alg: HashAlg) -> bytes:
@@ -197,44 +205,55 @@ def binder_key(hash_alg: HashAlg, early_secret: bytes, external: bool) -> bytes:
 # --- using the traffic secrets -------------------------------------------------
 
 
-def traffic_keys(suite_params: CipherSuiteParams, traffic_secret: bytes) -> tuple[bytes, bytes]:
+def traffic_keys(
+    suite_params: CipherSuiteParams, traffic_secret: bytes, prefix: bytes = LABEL_PREFIX
+) -> tuple[bytes, bytes]:
     """(write_key, write_iv) for one direction, RFC 8446 §7.3::
 
     [sender]_write_key = HKDF-Expand-Label(Secret, "key", "", key_length)
     [sender]_write_iv  = HKDF-Expand-Label(Secret, "iv", "", iv_length)
     """
     hash_alg = suite_params.hash_alg
-    write_key = hkdf_expand_label(hash_alg, traffic_secret, LABEL_KEY, b"", suite_params.key_length)
-    write_iv = hkdf_expand_label(hash_alg, traffic_secret, LABEL_IV, b"", suite_params.iv_length)
+    write_key = hkdf_expand_label(hash_alg, traffic_secret, LABEL_KEY, b"", suite_params.key_length, prefix)
+    write_iv = hkdf_expand_label(hash_alg, traffic_secret, LABEL_IV, b"", suite_params.iv_length, prefix)
     return write_key, write_iv
 
 
-def finished_key(hash_alg: HashAlg, base_key: bytes) -> bytes:
+def finished_key(hash_alg: HashAlg, base_key: bytes, prefix: bytes = LABEL_PREFIX) -> bytes:
     """finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length),
     RFC 8446 §4.4.4.
 
     BaseKey is the sender's handshake traffic secret (or the binder_key when
     computing a PSK binder)."""
-    return hkdf_expand_label(hash_alg, base_key, LABEL_FINISHED, b"", hash_alg.digest_size)
+    return hkdf_expand_label(hash_alg, base_key, LABEL_FINISHED, b"", hash_alg.digest_size, prefix)
 
 
-def finished_verify_data(hash_alg: HashAlg, base_key: bytes, transcript_hash: bytes) -> bytes:
+def finished_verify_data(
+    hash_alg: HashAlg, base_key: bytes, transcript_hash: bytes, prefix: bytes = LABEL_PREFIX
+) -> bytes:
     """verify_data = HMAC(finished_key, Transcript-Hash(Handshake Context,
     Certificate*, CertificateVerify*)), RFC 8446 §4.4.4.
 
     Also the PSK binder (§4.2.11.2) with BaseKey = binder_key and the hash
     of the truncated ClientHello."""
-    return hmac(hash_alg, finished_key(hash_alg, base_key), transcript_hash)
+    return hmac(hash_alg, finished_key(hash_alg, base_key, prefix), transcript_hash)
 
 
-def next_traffic_secret(hash_alg: HashAlg, secret: bytes) -> bytes:
+def next_traffic_secret(hash_alg: HashAlg, secret: bytes, prefix: bytes = LABEL_PREFIX) -> bytes:
     """application_traffic_secret_N+1 = HKDF-Expand-Label(
     application_traffic_secret_N, "traffic upd", "", Hash.length),
     RFC 8446 §7.2 (after a KeyUpdate)."""
-    return hkdf_expand_label(hash_alg, secret, LABEL_TRAFFIC_UPDATE, b"", hash_alg.digest_size)
+    return hkdf_expand_label(hash_alg, secret, LABEL_TRAFFIC_UPDATE, b"", hash_alg.digest_size, prefix)
 
 
-def exporter(hash_alg: HashAlg, exporter_master_secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+def exporter(
+    hash_alg: HashAlg,
+    exporter_master_secret: bytes,
+    label: bytes,
+    context: bytes,
+    length: int,
+    prefix: bytes = LABEL_PREFIX,
+) -> bytes:
     """TLS-Exporter(label, context_value, key_length), RFC 8446 §7.5::
 
         HKDF-Expand-Label(Derive-Secret(Secret, label, ""),
@@ -243,14 +262,18 @@ def exporter(hash_alg: HashAlg, exporter_master_secret: bytes, label: bytes, con
     `exporter_master_secret` is the (early_)exporter_master_secret and
     `label` the exporter's label (e.g. b"EXPORTER-my-protocol").
     """
-    secret = derive_secret(hash_alg, exporter_master_secret, label, empty_hash(hash_alg))
-    return hkdf_expand_label(hash_alg, secret, LABEL_EXPORTER, hash_alg.digest(context), length)
+    secret = derive_secret(hash_alg, exporter_master_secret, label, empty_hash(hash_alg), prefix)
+    return hkdf_expand_label(hash_alg, secret, LABEL_EXPORTER, hash_alg.digest(context), length, prefix)
 
 
-def resumption_psk(hash_alg: HashAlg, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
+def resumption_psk(
+    hash_alg: HashAlg, resumption_master_secret: bytes, ticket_nonce: bytes, prefix: bytes = LABEL_PREFIX
+) -> bytes:
     """The PSK of one NewSessionTicket, RFC 8446 §4.6.1::
 
     HKDF-Expand-Label(resumption_master_secret, "resumption",
                       ticket_nonce, Hash.length)
     """
-    return hkdf_expand_label(hash_alg, resumption_master_secret, LABEL_RESUMPTION, ticket_nonce, hash_alg.digest_size)
+    return hkdf_expand_label(
+        hash_alg, resumption_master_secret, LABEL_RESUMPTION, ticket_nonce, hash_alg.digest_size, prefix
+    )

@@ -19,7 +19,10 @@ sans-I/O connection the same way (and sharing its bookkeeping, `BaseSession`):
 A warning alert still surfaces, as `WarningAlert` from `handshake()` or
 `recv()`, and calling again continues; the handshake timeout
 (`Config.handshake_timeout_ms`) bounds every wait of the handshake, and
-expires with `HandshakeTimeout`.
+expires with `HandshakeTimeout`. So do the TLS 1.2 re-handshake's
+conditions: `await stream.rehandshake()`, then `await stream.handshake()`,
+which raises `ApplicationDataPending` while the peer's data waits for
+`await stream.recv()` (GNUTLS_E_GOT_APPLICATION_DATA).
 
 `start_server(handler, host, port, config_factory)` serves each client with
 `await handler(stream)` after the handshake, like the threaded server of
@@ -40,6 +43,7 @@ from teachtls.connection import Connection, HandshakeCompleted
 from teachtls.handshake.alerts import ConnectionClosed, LocalAlert, TLSError
 from teachtls.handshake.client13 import ClientConnection
 from teachtls.handshake.server13 import ServerConnection
+from teachtls.net.nonblocking import ApplicationDataPending
 from teachtls.net.server import ConfigFactory, Log, log_to_stderr
 from teachtls.net.session import (
     CLOSE_TIMEOUT,
@@ -49,6 +53,7 @@ from teachtls.net.session import (
     ConnectionClosedDuringHandshake,
     describe_error,
 )
+from teachtls.wire.enums import ProtocolVersion
 
 StreamHandler = Callable[["TLSStream"], Awaitable[None]]
 """`await handler(stream)`: the application, called once the handshake is complete."""
@@ -72,21 +77,31 @@ class TLSStream(BaseSession):
         """Run the handshake to the end; return what was negotiated.
 
         As `TLSSession.handshake`: `early_data` for a resuming client;
-        `WarningAlert` is not fatal (call again); after the handshake a
-        client sends a KeyUpdate with update_requested, a server does nothing."""
-        if self._handshake_done:
-            if isinstance(self.connection, ClientConnection):
-                await self.key_update(request_peer=True)
-            assert self.completed is not None
-            return self.completed
+        `WarningAlert` is not fatal (call again); after a TLS 1.3 handshake a
+        client sends a KeyUpdate with update_requested, a server does nothing.
+        TLS 1.2: drives a re-handshake, raising `ApplicationDataPending` while
+        the peer's data waits for `recv()`; a TLS 1.2 client starts one."""
+        if not self._handshake_to_continue():
+            if not self._handshake_again_renegotiates():
+                if isinstance(self.connection, ClientConnection):
+                    await self.key_update(request_peer=True)
+                assert self.completed is not None
+                return self.completed
+            self._check_open()
+            self._start_rehandshake()
         self._check_open()
-        self._begin_handshake(early_data)
+        if not self._handshake_done:
+            self._begin_handshake(early_data)
+        self._handshake_interrupted = True  # until this call returns
         try:
             while True:
                 self._check_handshake_timeout()
-                self._look_at_events()
+                self._look_at_events(hello_request="take" if self._handshake_done else "hold")
+                if waiting := self._data_waiting_during_rehandshake():
+                    await self._write_pending()
+                    raise ApplicationDataPending(waiting)
                 await self._write_pending()
-                if self.completed is not None:
+                if self._handshake_finished():
                     break
                 if self.peer_closed:
                     self._hang_up()
@@ -96,6 +111,7 @@ class TLSStream(BaseSession):
             self._hang_up()
             raise ConnectionClosedDuringHandshake(error.strerror or "connection reset") from error
         self._handshake_done = True
+        self._handshake_interrupted = False
         assert self.completed is not None
         return self.completed
 
@@ -104,6 +120,16 @@ class TLSStream(BaseSession):
         self._check_open()
         self.connection.key_update(request_peer=request_peer)
         await self._write_pending()
+
+    async def rehandshake(self) -> None:
+        """Start a TLS 1.2 re-handshake (a KeyUpdate under TLS 1.3), as `TLSSession.rehandshake`.
+
+        Then `await stream.handshake()` drives it to its end."""
+        self._check_open()
+        if self.connection.version != ProtocolVersion.TLS1_2:
+            await self.key_update(request_peer=True)
+        elif not self._rehandshake_wanted():
+            self._start_rehandshake()
 
     # --- application data (RFC 8446 §5.1) ------------------------------------------------
 
@@ -114,9 +140,12 @@ class TLSStream(BaseSession):
         await self._write_pending()
 
     async def recv(self) -> bytes:
-        """The next piece of application data; b"" once the peer has closed."""
+        """The next piece of application data; b"" once the peer has closed.
+
+        As `TLSSession.recv`: a re-handshake the peer started runs inside it,
+        or surfaces as `RehandshakeRequested` (`Config.report_hello_request`)."""
         while True:
-            self._look_at_events()
+            self._look_at_events(hello_request="report")
             if self._received:
                 return self._received.pop(0)
             if self.peer_closed:

@@ -1,4 +1,4 @@
-"""The non-fatal conditions of a TLS session: "again", "interrupted", "warning alert".
+"""The non-fatal conditions of a TLS session: "again", "interrupted", "warning alert", re-handshakes.
 
 A blocking session has a simple contract: a call returns when its work is
 done, or raises when the session is lost. A *non-blocking* socket breaks
@@ -26,12 +26,25 @@ GNUTLS_E_WARNING_ALERT_RECEIVED     `WarningAlert`, with `level` and
                                     `description`
 GNUTLS_E_LARGE_PACKET (DTLS)        `PacketTooLarge` (teachtls.dtls): a datagram
                                     over the MTU; lower it, call again
+GNUTLS_E_GOT_APPLICATION_DATA       `ApplicationDataPending` (TLS 1.2), with
+                                    `size`: read it with recv(), call again
+GNUTLS_E_REHANDSHAKE                `RehandshakeRequested` (TLS 1.2 client, with
+                                    `Config.report_hello_request`)
 gnutls_record_get_direction()       `session.direction` ("read" / "write")
 gnutls_error_is_fatal()             `is_fatal(error)`
 ==================================  ==========================================
 
-All three subclass `TLSError`, so a caller that only wants "did it work?"
+All of them subclass `TLSError`, so a caller that only wants "did it work?"
 can catch that one class, and `is_fatal` tells the two kinds apart.
+
+The last two belong to the TLS 1.2 re-handshake (RFC 5746), where a whole
+new handshake runs inside a connection that keeps carrying data. The peer
+does not stop sending just because we want to renegotiate: its records
+already on the way arrive in the middle of the new handshake. GnuTLS will
+not drop them, and will not hide them either: gnutls_handshake() returns
+GNUTLS_E_GOT_APPLICATION_DATA, the application reads them with
+gnutls_record_recv(), then calls gnutls_handshake() again. teachtls does
+the same with `ApplicationDataPending`.
 
 Why "call again" can work at all: the session (teachtls/net/session.py)
 never loses a byte. Bytes the socket refused stay in the session's unsent
@@ -113,6 +126,40 @@ class WarningAlert(TLSError):
         super().__init__(f"the peer sent a warning alert: {name}")
 
 
+class ApplicationDataPending(TLSError):
+    """GNUTLS_E_GOT_APPLICATION_DATA: application data arrived during a re-handshake.
+
+    Raised by `handshake()` while it drives a TLS 1.2 re-handshake and
+    application data is waiting: the peer's records that were already on
+    their way (RFC 5246 lets them arrive between the messages of the new
+    handshake). The data is queued, not lost: read it with `recv()` (one
+    piece per call, none of them waits for the network), then call
+    `handshake()` again, which continues exactly where it stopped. It raises
+    this again as long as data is waiting. `size` is how many bytes wait
+    (what gnutls_record_check_pending() would say). Not fatal."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(
+            f"{size} byte(s) of application data arrived during the re-handshake: "
+            "read them with recv(), then call handshake() again"
+        )
+
+
+class RehandshakeRequested(TLSError):
+    """GNUTLS_E_REHANDSHAKE: the server asked for a new handshake (a TLS 1.2 HelloRequest).
+
+    Raised by a client's `recv()` when `Config.report_hello_request` leaves the
+    decision to the application (by default the connection answers at once).
+    Nothing has been answered yet. Either call `handshake()` to renegotiate,
+    or simply call `recv()` again: RFC 5246 §7.4.1.1, "This message MAY be
+    ignored by the client if it does not wish to renegotiate a session". Not
+    fatal."""
+
+    def __init__(self) -> None:
+        super().__init__("the server asks for a re-handshake (HelloRequest): call handshake() to accept")
+
+
 NON_FATAL: tuple[type[BaseException], ...] = (
     WouldBlock,  # GNUTLS_E_AGAIN
     Interrupted,  # GNUTLS_E_INTERRUPTED
@@ -124,6 +171,8 @@ NON_FATAL: tuple[type[BaseException], ...] = (
     TimeoutError,
     # GNUTLS_E_LARGE_PACKET (DTLS): a datagram over the MTU; lower it, call again.
     PacketTooLarge,
+    ApplicationDataPending,  # GNUTLS_E_GOT_APPLICATION_DATA: recv(), then handshake() again
+    RehandshakeRequested,  # GNUTLS_E_REHANDSHAKE: handshake() to accept, or recv() to ignore
 )
 """Errors after which the session is intact and the call may be repeated."""
 
@@ -164,8 +213,8 @@ def retry(operation: Callable[[], T], sock: Selectable, timeout: float | None = 
     """Call `operation()` until it stops raising `WouldBlock` / `Interrupted`.
 
     Between calls, wait for the socket in the direction the condition names.
-    `timeout` bounds the whole wait (TimeoutError after it); a `WarningAlert`
-    and fatal errors are left to the caller.
+    `timeout` bounds the whole wait (TimeoutError after it); a `WarningAlert`,
+    the re-handshake conditions and fatal errors are left to the caller.
 
         completed = retry(session.handshake, sock, timeout=10)
     """

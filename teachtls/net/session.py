@@ -14,6 +14,7 @@ gnutls_record_send / _recv         `send(data)` / `recv()`
 gnutls_bye(GNUTLS_SHUT_WR)         `shutdown_write()`
 gnutls_bye(GNUTLS_SHUT_RDWR)       `close(timeout=...)`
 gnutls_session_key_update          `key_update(request_peer=True)`
+gnutls_rehandshake (TLS 1.2)       `rehandshake()`, then `handshake()`
 gnutls_record_get_direction        `direction`
 gnutls_session_get_data / _set_    `get_session_data()` / `set_session_data()`
 =================================  =============================================
@@ -34,6 +35,11 @@ Everything it does is a variation of one loop, the *pump*:
   KeyUpdate (§4.6.3) and the connection's answer to it -- pass through the
   same loop without the caller noticing.
 * `send(data)` queues application data and writes the records.
+* `rehandshake()` (TLS 1.2, RFC 5746) queues a new ClientHello or a
+  HelloRequest, and `handshake()` pumps the new handshake to its end. The
+  peer's application data may arrive meanwhile: it is queued for `recv()`
+  and reported as `ApplicationDataPending` (GNUTLS_E_GOT_APPLICATION_DATA).
+  A re-handshake the peer starts runs inside `recv()`.
 
 **Blocking and non-blocking sockets.** The same code serves both. On a
 blocking socket each step simply waits. On a non-blocking one
@@ -109,7 +115,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from teachtls.config import Config
 from teachtls.connection import (
@@ -118,19 +124,32 @@ from teachtls.connection import (
     Connection,
     Event,
     HandshakeCompleted,
+    HelloRequestReceived,
     WarningAlertReceived,
 )
 from teachtls.handshake.alerts import ConnectionClosed, HandshakeTimeout, LocalAlert, RemoteAlert, TLSError
 from teachtls.handshake.client13 import ClientConnection
+from teachtls.handshake.common12 import Handshake12
+from teachtls.handshake.server13 import ServerConnection
 from teachtls.handshake.states import State
-from teachtls.net.nonblocking import Direction, Interrupted, WarningAlert, WouldBlock
+from teachtls.net.nonblocking import (
+    ApplicationDataPending,
+    Direction,
+    Interrupted,
+    RehandshakeRequested,
+    WarningAlert,
+    WouldBlock,
+)
 from teachtls.trace import events as trace
 from teachtls.trace.observer import Observer, ignore
-from teachtls.wire.enums import AlertDescription, to_enum
+from teachtls.wire.enums import AlertDescription, ProtocolVersion, to_enum
 
 # How much to ask the socket for at a time: one maximal TLS record (RFC 8446
 # §5.2: 5-byte header + 2^14 + 256 bytes of ciphertext).
 RECEIVE_SIZE = 5 + 2**14 + 256
+
+HelloRequestHandling = Literal["report", "hold", "take"]
+"""What `_look_at_events` does with a HelloRequest left to the application."""
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds any one socket operation may wait before `TimeoutError`."""
@@ -199,6 +218,15 @@ class BaseSession:
         self.truncated = False  # ... and it ended without close_notify
         self.closed = False  # the transport is closed
         self._handshake_done = False  # handshake() has returned once
+        # Re-handshakes (TLS 1.2). handshake() is finished once it has seen
+        # `_handshakes_wanted` HandshakeCompleted events: 1 for the first
+        # handshake, one more for each re-handshake.
+        self._handshakes_completed = 0
+        self._handshakes_wanted = 1
+        # A handshake() call stopped by a non-fatal condition: the next call
+        # continues it -- even if the handshake completed meanwhile, inside a
+        # recv() -- rather than start a new one.
+        self._handshake_interrupted = False
 
     # --- resumption (RFC 8446 §2.2) ----------------------------------------------------
 
@@ -248,21 +276,96 @@ class BaseSession:
         Raises what `receive_data` raises; the caller cleans up the transport."""
         self._unseen.extend(self.connection.receive_data(data))
 
-    def _look_at_events(self, *, stop_at_warning: bool = True) -> None:
-        """Take in the queued events, in order; raise `WarningAlert` at a warning."""
+    def _look_at_events(self, *, stop_at_warning: bool = True, hello_request: HelloRequestHandling = "take") -> None:
+        """Take in the queued events, in order; raise `WarningAlert` at a warning.
+
+        A HelloRequest left to the application (`Config.report_hello_request`)
+        is for recv() to report, as `RehandshakeRequested` ("report"), once the
+        data that arrived before it has been handed out; until then it waits
+        at the head of the line, as it does after the first handshake
+        ("hold"). A re-handshake of ours answers it, and close() ignores it
+        ("take")."""
         while self._unseen:
-            event = self._unseen.popleft()
+            event = self._unseen[0]
+            if isinstance(event, HelloRequestReceived) and (
+                hello_request == "hold" or (hello_request == "report" and self._received)
+            ):
+                return
+            self._unseen.popleft()
             if not isinstance(event, ApplicationData):
                 self.events.append(event)
             if isinstance(event, HandshakeCompleted):
                 self.completed = event
+                self._handshakes_completed += 1
             elif isinstance(event, ApplicationData):
                 if event.data:  # early (0-RTT) data too: it arrives before HandshakeCompleted
                     self._received.append(event.data)
             elif isinstance(event, CloseNotifyReceived):
                 self.peer_closed = True
-            elif isinstance(event, WarningAlertReceived) and stop_at_warning:
-                raise WarningAlert(to_enum(AlertDescription, event.description))
+            elif isinstance(event, WarningAlertReceived):
+                if event.description == AlertDescription.no_renegotiation_RESERVED and self._rehandshake_wanted():
+                    # RFC 5246 §7.2.2: the peer declines our re-handshake. It is
+                    # over; the current session goes on.
+                    self._handshakes_wanted = self._handshakes_completed
+                if stop_at_warning:
+                    raise WarningAlert(to_enum(AlertDescription, event.description))
+            elif isinstance(event, HelloRequestReceived) and hello_request == "report":
+                raise RehandshakeRequested()
+
+    # --- re-handshakes (TLS 1.2, RFC 5746) ------------------------------------------------
+    #
+    # GnuTLS's model, which the socket session and the asyncio stream share:
+    #
+    #   rehandshake()   a client sends a new ClientHello, a server a HelloRequest
+    #                   (gnutls_handshake again / gnutls_rehandshake)
+    #   handshake()     drives it to its HandshakeCompleted; raises
+    #                   ApplicationDataPending (GNUTLS_E_GOT_APPLICATION_DATA)
+    #                   whenever the peer's data is waiting: recv() it, call again
+    #
+    # A re-handshake the *peer* starts is taken up by the connection itself (a
+    # server answers a ClientHello, a client a HelloRequest unless
+    # Config.report_hello_request leaves that to the application); it then runs
+    # inside recv(), or handshake() drives it like one of ours.
+
+    def _start_rehandshake(self) -> None:
+        """Ask the connection for a new handshake; `handshake()` drives it."""
+        if not self._handshake_done:
+            raise TLSError("a re-handshake needs a completed handshake: call handshake() first")
+        connection = self.connection
+        if isinstance(connection, ClientConnection):
+            connection.renegotiate()  # a ClientHello under the current keys (RFC 5746 §3.5)
+        elif isinstance(connection, ServerConnection):
+            connection.request_renegotiation()  # a HelloRequest (RFC 5246 §7.4.1.1)
+        self._handshakes_wanted = self._handshakes_completed + 1
+
+    def _rehandshake_wanted(self) -> bool:
+        """Is a re-handshake under way that handshake() should drive to its end?
+
+        Ours, or one the peer started and the connection took up by itself."""
+        connection = self.connection
+        if isinstance(connection, Handshake12) and connection.renegotiating:
+            self._handshakes_wanted = max(self._handshakes_wanted, self._handshakes_completed + 1)
+        return self._handshakes_wanted > self._handshakes_completed
+
+    def _handshake_again_renegotiates(self) -> bool:
+        """GnuTLS: gnutls_handshake() on an established TLS 1.2 client renegotiates."""
+        return isinstance(self.connection, ClientConnection) and self.connection.version == ProtocolVersion.TLS1_2
+
+    def _handshake_to_continue(self) -> bool:
+        """Does this handshake() call drive a handshake -- the first, an interrupted one, a re-handshake?"""
+        return not self._handshake_done or self._handshake_interrupted or self._rehandshake_wanted()
+
+    def _handshake_finished(self) -> bool:
+        return self._handshakes_completed >= self._handshakes_wanted
+
+    def _data_waiting_during_rehandshake(self) -> int:
+        """Bytes of application data waiting for recv() while a re-handshake runs (else 0).
+
+        During the first handshake only 0-RTT data can arrive, and recv()
+        hands it out after the handshake, as always."""
+        if not self._handshake_done:
+            return 0
+        return sum(len(chunk) for chunk in self._received)
 
     def _stream_ended(self) -> None:
         """The peer closed TCP. Fine after close_notify; a truncation otherwise."""
@@ -338,17 +441,35 @@ class TLSSession(BaseSession):
 
         Called again after the handshake, as the GnuTLS manual says of TLS
         1.3: a client sends a KeyUpdate asking the server to update too
-        (gnutls_session_key_update with GNUTLS_KU_PEER); a server does nothing."""
-        if self._handshake_done:
-            return self._handshake_after_handshake()
+        (gnutls_session_key_update with GNUTLS_KU_PEER); a server does nothing.
+
+        TLS 1.2: drives a re-handshake (RFC 5746) to its end -- one started
+        by `rehandshake()`, or by the peer -- and returns its parameters.
+        Called again on an established TLS 1.2 client, it starts one, as
+        gnutls_handshake does. While it runs, the peer's application data
+        keeps arriving: then it raises `ApplicationDataPending`
+        (GNUTLS_E_GOT_APPLICATION_DATA, not fatal); read the data with
+        `recv()` and call `handshake()` again. If the peer declines with a
+        no_renegotiation warning, it raises `WarningAlert`, and the next call
+        returns the current parameters."""
+        if not self._handshake_to_continue():
+            if not self._handshake_again_renegotiates():
+                return self._handshake_after_handshake()
+            self._check_open()
+            self._start_rehandshake()
         self._check_open()
-        self._begin_handshake(early_data)
+        if not self._handshake_done:
+            self._begin_handshake(early_data)
+        self._handshake_interrupted = True  # until this call returns
         try:
             while True:
                 self._check_handshake_timeout()
-                self._look_at_events()
+                self._look_at_events(hello_request="take" if self._handshake_done else "hold")
+                if waiting := self._data_waiting_during_rehandshake():
+                    self._write_what_fits()  # our part of the re-handshake need not wait for the reader
+                    raise ApplicationDataPending(waiting)
                 self._write_pending()
-                if self.completed is not None:
+                if self._handshake_finished():
                     break
                 if self.peer_closed:
                     self._hang_up()
@@ -359,6 +480,7 @@ class TLSSession(BaseSession):
             self._hang_up()
             raise ConnectionClosedDuringHandshake(error.strerror or "connection reset") from error
         self._handshake_done = True
+        self._handshake_interrupted = False
         assert self.completed is not None
         return self.completed
 
@@ -368,11 +490,33 @@ class TLSSession(BaseSession):
         The manual: "Under TLS 1.3 this function when called after a
         successful handshake, is a no-op and always succeeds in server side.
         In client side this function is equivalent to
-        gnutls_session_key_update() with GNUTLS_KU_PEER flag." """
+        gnutls_session_key_update() with GNUTLS_KU_PEER flag." (A TLS 1.2
+        server with no re-handshake under way has nothing to do either.)"""
         if isinstance(self.connection, ClientConnection):
             self.key_update(request_peer=True)
         assert self.completed is not None
         return self.completed
+
+    def rehandshake(self) -> None:
+        """gnutls_rehandshake (server) / gnutls_handshake again (client): start a re-handshake.
+
+        TLS 1.2 (RFC 5746 secure renegotiation only): a client queues a new
+        ClientHello, a server a HelloRequest (RFC 5246 §7.4.1.1); then call
+        `handshake()`, which writes it and drives the new handshake to its
+        end (see there for `ApplicationDataPending`). Until it completes,
+        `send()` is refused: teachtls sends no application data in the
+        middle of its own handshake. A client may ignore a HelloRequest, so
+        a server waits in `handshake()` only as long as its socket timeout.
+        Does nothing while a re-handshake is already under way.
+
+        TLS 1.3 has no re-handshake: as gnutls_rehandshake does there, this
+        is `key_update(request_peer=True)`. Raises `TLSError` before the
+        first handshake, or when the peer lacks RFC 5746."""
+        self._check_open()
+        if self.connection.version != ProtocolVersion.TLS1_2:
+            self.key_update(request_peer=True)
+        elif not self._rehandshake_wanted():
+            self._start_rehandshake()
 
     def key_update(self, request_peer: bool = True) -> None:
         """gnutls_session_key_update: send a KeyUpdate, switch to new write keys (RFC 8446 §4.6.3).
@@ -411,14 +555,20 @@ class TLSSession(BaseSession):
 
         Raises as `handshake()` does (`WouldBlock("read")` when nothing has
         arrived yet). Check `truncated` after b"" to learn whether the peer
-        said close_notify or just dropped the connection."""
+        said close_notify or just dropped the connection.
+
+        A TLS 1.2 re-handshake the peer started runs inside recv(), unseen,
+        with one exception: a client whose `Config.report_hello_request` is
+        set gets `RehandshakeRequested` (GNUTLS_E_REHANDSHAKE, not fatal) when
+        the server's HelloRequest comes up; `handshake()` accepts it, another
+        `recv()` ignores it."""
         while True:
             # Answers the connection produced by itself (a KeyUpdate in response
-            # to the peer's, RFC 8446 §4.6.3) go out as far as the socket takes
-            # them. Never block a reader on writing: the peer may be waiting for
-            # us to read before it can read in turn.
+            # to the peer's, RFC 8446 §4.6.3, a re-handshake's flight) go out as
+            # far as the socket takes them. Never block a reader on writing: the
+            # peer may be waiting for us to read before it can read in turn.
             self._write_what_fits()
-            self._look_at_events()
+            self._look_at_events(hello_request="report")
             if self._received:
                 return self._received.pop(0)
             if self.peer_closed:

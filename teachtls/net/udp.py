@@ -50,6 +50,16 @@ stateless cookie check first (teachtls.dtls.cookie): only a ClientHello
 that returns a valid cookie creates a connection -- nothing is allocated
 for a spoofed address (RFC 6347 §4.2.1).
 
+DTLS 1.3 (RFC 9147). `connect_dtls(..., version="1.3")` runs a DTLS 1.3
+client. `DTLSServer` speaks DTLS 1.3 and 1.2 by default (`versions`),
+choosing per client from its first ClientHello: one that lists DTLS 1.3
+(0xFEFC) in supported_versions gets a DTLS 1.3 connection. The DTLS 1.3
+cookie travels in a HelloRetryRequest (RFC 9147 §5.1, teachtls.dtls.cookie13),
+whose cipher suite and key_share group depend on the server's
+configuration: the server answers a cookie-less ClientHello with a
+short-lived DTLS 1.3 connection built from `stateless_config`, sends its
+HelloRetryRequest, and drops it -- again nothing is kept.
+
 Not for production: see the README.
 """
 
@@ -70,9 +80,12 @@ import attrs
 
 from teachtls.config import Config
 from teachtls.connection import ApplicationData, CloseNotifyReceived, Event, HandshakeCompleted
+from teachtls.dtls import cookie13
 from teachtls.dtls.connection import DatagramConnection, DTLSSettings, PacketTooLarge
 from teachtls.dtls.cookie import check_datagram
 from teachtls.dtls.dtls12 import DTLSClientConnection, DTLSServerConnection
+from teachtls.dtls.dtls13 import DTLS13ClientConnection, DTLS13ServerConnection
+from teachtls.dtls.messages import DTLSClientHello
 from teachtls.handshake.alerts import ConnectionClosed, HandshakeTimeout, LocalAlert, TLSError
 from teachtls.handshake.states import State
 from teachtls.net.nonblocking import Interrupted, WouldBlock
@@ -338,8 +351,11 @@ def connect_dtls(
     config: Config,
     settings: DTLSSettings | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    *,
+    version: str = "1.2",
 ) -> DTLSSession:
-    """A connected UDP socket to host:port and a DTLS 1.2 handshake over it.
+    """A connected UDP socket to host:port and a DTLS handshake over it: DTLS 1.2,
+    or with `version="1.3"` DTLS 1.3 (RFC 9147).
 
     `timeout` bounds each wait for a datagram; the handshake as a whole is
     bounded by `settings.total_timeout_ms`. Raises what
@@ -350,7 +366,8 @@ def connect_dtls(
     sock.settimeout(timeout)
     try:
         sock.connect(address)
-        session = DTLSSession(sock, DTLSClientConnection(config, settings))
+        client_class = DTLS13ClientConnection if version == "1.3" else DTLSClientConnection
+        session = DTLSSession(sock, client_class(config, settings))
         session.handshake()
     except BaseException:
         sock.close()
@@ -408,19 +425,22 @@ class _Association:
 
     number: int
     address: Address
-    connection: DTLSServerConnection
+    connection: DTLSServerConnection | DTLS13ServerConnection
     resources: ExitStack
     completed: HandshakeCompleted | None = None
     last_heard: float = 0.0
 
 
 class DTLSServer:
-    """DTLS 1.2 on one UDP socket, one thread, many clients (by address).
+    """DTLS 1.3 and 1.2 on one UDP socket, one thread, many clients (by address).
 
     `serve_forever()` runs until `stop()`. Each association gets a
-    `DTLSServerConnection` built from `config_factory(number)`, and the same
-    cookie secret (RFC 6347 §4.2.1: cookies are checked statelessly, before
-    an association exists). `handler` answers application data. `log`
+    `DTLS13ServerConnection` or `DTLSServerConnection` (by its ClientHello,
+    within `versions`) built from `config_factory(number)`, and the same
+    cookie secret (RFC 6347 §4.2.1, RFC 9147 §5.1: cookies are checked
+    statelessly, before an association exists). `stateless_config` decides a
+    DTLS 1.3 HelloRetryRequest's cipher suite and group: it should offer what
+    the factory's configs offer. `handler` answers application data. `log`
     receives one line per event worth telling."""
 
     def __init__(
@@ -433,7 +453,11 @@ class DTLSServer:
         idle_timeout: float = 30.0,
         max_associations: int = 64,
         log: Callable[[str], None] = lambda line: None,
+        versions: tuple[str, ...] = ("1.3", "1.2"),
+        stateless_config: Config | None = None,
     ) -> None:
+        self.versions = versions
+        self.stateless_config = stateless_config or Config()
         self.sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(address)
         self.sock.setblocking(False)
@@ -525,6 +549,8 @@ class DTLSServer:
         is just a late retransmission, for the association."""
         if not self.settings.cookie_exchange:
             return False
+        if isinstance(association.connection, DTLS13ServerConnection):
+            return self._new_client_hello_13(data, association)
         answer = check_datagram(data, address_bytes(association.address), self.cookie_secret)
         hello = association.connection.client_hello
         if answer.hello is None or (hello is not None and answer.hello.random == hello.random):
@@ -536,9 +562,48 @@ class DTLSServer:
         self._end(association, "the client started a new handshake (RFC 6347 §4.2.8)", close=False)
         return False
 
+    def _new_client_hello_13(self, data: bytes, association: _Association) -> bool:
+        """RFC 9147 §5.11, as `_new_client_hello` for DTLS 1.2: the old association
+        stays until the client completes a cookie exchange."""
+        found = cookie13.peek_client_hello(data)
+        hello = association.connection.client_hello
+        if found is None or (hello is not None and found[0].random == hello.random):
+            return False
+        if not self._cookie_is_valid(found[0], association.address):
+            self._answer_statelessly(data, association.address)
+            return True
+        self._end(association, "the client started a new handshake (RFC 9147 §5.11)", close=False)
+        return False
+
+    def _cookie_is_valid(self, hello: DTLSClientHello, address: Address) -> bool:
+        cookie = cookie13.returned_cookie(hello)
+        return (
+            cookie is not None and cookie13.open_cookie(self.cookie_secret, address_bytes(address), cookie) is not None
+        )
+
+    def _answer_statelessly(self, data: bytes, address: Address) -> None:
+        """A DTLS 1.3 ClientHello without a valid cookie: a throwaway connection answers it
+        (a HelloRetryRequest with a cookie, or illegal_parameter for a bad cookie) and is dropped."""
+        settings = attrs.evolve(self.settings, cookie_secret=self.cookie_secret, client_address=address_bytes(address))
+        throwaway = DTLS13ServerConnection(self.stateless_config, settings)
+        with contextlib.suppress(TLSError):
+            throwaway.receive_datagram(data)
+        for datagram in throwaway.datagrams_to_send():
+            with contextlib.suppress(OSError):
+                self.sock.sendto(datagram, address)
+
     def _new_association(self, data: bytes, address: Address) -> _Association | None:
         """The stateless cookie check, then (only for a valid cookie) a connection."""
-        if self.settings.cookie_exchange:
+        found = cookie13.peek_client_hello(data)
+        dtls13 = "1.3" in self.versions and found is not None and cookie13.offers_dtls13(found[0])
+        if dtls13 and self.settings.cookie_exchange:
+            assert found is not None
+            if not self._cookie_is_valid(found[0], address):
+                self._answer_statelessly(data, address)
+                return None
+        elif "1.2" not in self.versions and not dtls13:
+            return None
+        elif self.settings.cookie_exchange:
             answer = check_datagram(data, address_bytes(address), self.cookie_secret)
             if answer.action == "verify":
                 with contextlib.suppress(OSError):
@@ -557,7 +622,8 @@ class DTLSServer:
             resources.close()
             raise
         settings = attrs.evolve(self.settings, cookie_secret=self.cookie_secret, client_address=address_bytes(address))
-        association = _Association(self.count, address, DTLSServerConnection(config, settings), resources)
+        server_class = DTLS13ServerConnection if dtls13 else DTLSServerConnection
+        association = _Association(self.count, address, server_class(config, settings), resources)
         self.associations[address] = association
         return association
 
@@ -649,9 +715,11 @@ def serve_dtls_in_thread(
     *,
     settings: DTLSSettings | None = None,
     log: Callable[[str], None] = lambda line: None,
+    versions: tuple[str, ...] = ("1.3", "1.2"),
 ) -> RunningDTLSServer:
     """Start a `DTLSServer` in the background; returns at once, already bound."""
     factory: ConfigFactory
+    stateless_config = config if isinstance(config, Config) else None
     if isinstance(config, Config):
         fixed = config
 
@@ -660,7 +728,9 @@ def serve_dtls_in_thread(
 
     else:
         factory = config
-    server = DTLSServer((host, port), factory, handler, settings=settings, log=log)
+    server = DTLSServer(
+        (host, port), factory, handler, settings=settings, log=log, versions=versions, stateless_config=stateless_config
+    )
     thread = threading.Thread(target=server.serve_forever, name="teachtls-dtls-server", daemon=True)
     thread.start()
     return RunningDTLSServer(server, thread)

@@ -1379,6 +1379,22 @@ CHECKS: dict[str, Explanation] = {
         source address can return it: a spoofed address gets one small reply, never the large
         certificate flight, and costs the server no memory.""",
     ),
+    "hello_retry_request_cookie": _x(
+        "The second ClientHello returns the HelloRetryRequest's cookie",
+        "RFC 9147 §5.1",
+        """A DTLS 1.3 server answers a ClientHello without a cookie with a HelloRetryRequest
+        carrying one, and forgets the ClientHello: the cookie itself holds what the handshake
+        needs later (the hash of the first ClientHello, the cipher suite and group), under a MAC
+        of the client's address. A cookie the server did not make for this address ends the
+        handshake with illegal_parameter.""",
+    ),
+    "legacy_cookie_empty": _x(
+        "The DTLS 1.3 ClientHello's legacy_cookie is empty",
+        "RFC 9147 §5.3",
+        """DTLS 1.3 keeps DTLS 1.2's ClientHello.cookie field for compatibility, renamed
+        legacy_cookie, but moves the cookie into a HelloRetryRequest extension. A DTLS 1.3
+        ClientHello with anything in legacy_cookie is answered with illegal_parameter.""",
+    ),
     "null_compression_offered": _x(
         "The null compression method is offered",
         "RFC 5246 §7.4.1.2",

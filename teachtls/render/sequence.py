@@ -141,8 +141,15 @@ def rows(events: Sequence[trace.TraceEvent], detail: str = "messages") -> list[R
 # DTLS over a lossy network (teachtls.dtls): what happened to datagrams is drawn
 # beside the lifeline where it happened -- a retransmitted flight (RFC 6347
 # §4.2.4), a replayed record rejected (§4.1.2.6), a datagram the test link
-# dropped, duplicated or delayed (§3.2).
-DATAGRAM_NOTES = ("RFC 6347 §4.2.4", "RFC 6347 §4.1.2.6", "RFC 6347 §3.2")
+# dropped, duplicated or delayed (§3.2); in DTLS 1.3 also the ACKs (RFC 9147 §7).
+DATAGRAM_NOTES = (
+    "RFC 6347 §4.2.4",
+    "RFC 6347 §4.1.2.6",
+    "RFC 6347 §3.2",
+    "RFC 9147 §5.8",
+    "RFC 9147 §4.5.1",
+    "RFC 9147 §7",
+)
 
 
 def _datagram_note(event: trace.Note) -> NoteRow:

@@ -55,7 +55,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import attrs
@@ -91,9 +91,9 @@ def _field_types(cls: type) -> dict[str, Any]:
     return _resolved_annotations[cls]
 
 
-# The two helpers below take a field's annotation, of which a trace has a few
-# dozen different ones: cached, a writer does not take each apart again for
-# every value of every event.
+# The two helpers below take a field's annotation apart, of which a trace has
+# a few dozen different ones: cached, a loader does not do it again for every
+# value of every event.
 
 
 @functools.cache
@@ -125,30 +125,118 @@ def _is_a(value: Any, expected: type) -> bool:
     return isinstance(value, expected)
 
 
-def _to_json(annotation: Any, value: Any, where: str) -> Any:
-    """The JSON form of `value`, a field declared as `annotation`."""
-    # Plain values first: they are most of every trace.
-    if annotation in (bytes, str, int, bool):
-        if not _is_a(value, annotation):
-            raise TypeError(f"{where}: expected {annotation.__name__}, got {type(value).__name__}")
-        return value.hex() if annotation is bytes else value
+# Writing: each annotation is worked out once into a converter, a function
+# that checks a value against it and returns the value's JSON form. A trace
+# has a few dozen different annotations and thousands of values, so
+# writing an event is then one converter call per field, not a walk through
+# its annotation.
+
+Converter = Callable[[Any], Any]
+
+
+class _WrongType(TypeError):
+    """A value that does not match its annotation. `where` is filled in on the
+    way out -- ".fields", "[3]", ".start" -- so the message names the exact spot."""
+
+    def __init__(self, expected: str, value: Any) -> None:
+        self.problem = f"expected {expected}, got {type(value).__name__}"
+        self.where = ""
+        super().__init__(self.problem)
+
+    def inside(self, step: str) -> _WrongType:
+        self.where = step + self.where
+        self.args = (f"{self.where}: {self.problem}",)
+        return self
+
+
+@functools.cache
+def _converter(annotation: Any) -> Converter:
+    """The converter for fields declared as `annotation` (see the module docstring's table)."""
+    if annotation is bytes:
+
+        def to_hex(value: Any) -> str:
+            if not isinstance(value, bytes):
+                raise _WrongType("bytes", value)
+            return value.hex()
+
+        return to_hex
+    if annotation is int:
+
+        def to_number(value: Any) -> int:
+            # bool is a subclass of int in Python, but not a number in a trace.
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _WrongType("int", value)
+            return value
+
+        return to_number
+    if annotation in (str, bool):
+
+        def as_is(value: Any) -> Any:
+            if not isinstance(value, annotation):
+                raise _WrongType(annotation.__name__, value)
+            return value
+
+        return as_is
     optional = _optional_type(annotation)
     if optional is not None:
-        return None if value is None else _to_json(optional, value, where)
+        convert_present = _converter(optional)
+        return lambda value: None if value is None else convert_present(value)
     item_type = _item_type(annotation)
     if item_type is not None:
-        if not isinstance(value, tuple):
-            raise TypeError(f"{where}: expected a tuple, got {type(value).__name__}")
-        return [_to_json(item_type, item, f"{where}[{index}]") for index, item in enumerate(value)]
+        convert_item = _converter(item_type)
+
+        def to_list(value: Any) -> list[Any]:
+            if not isinstance(value, tuple):
+                raise _WrongType("a tuple", value)
+            items = []
+            for index, item in enumerate(value):
+                try:
+                    items.append(convert_item(item))
+                except _WrongType as error:
+                    raise error.inside(f"[{index}]") from None
+            return items
+
+        return to_list
     if attrs.has(annotation):
-        if not _is_a(value, annotation):
-            raise TypeError(f"{where}: expected {annotation.__name__}, got {type(value).__name__}")
-        return _attrs_to_json(value, where)
-    raise TypeError(f"{where}: no JSON form for fields of type {annotation!r}")
+        fields = _field_converters(annotation)
+
+        def to_object(value: Any) -> dict[str, Any]:
+            if not isinstance(value, annotation):
+                raise _WrongType(annotation.__name__, value)
+            return _attrs_to_json(value, fields)
+
+        return to_object
+    raise TypeError(f"no JSON form for fields of type {annotation!r}")
+
+
+FieldConverters = tuple[tuple[str, Converter, bool], ...]
+_converters_of_fields: dict[type, FieldConverters] = {}
+
+
+def _field_converters(cls: type) -> FieldConverters:
+    """(name, converter, is secret) for each field of an attrs class, in order; worked out once per class."""
+    if cls not in _converters_of_fields:
+        types_ = _field_types(cls)
+        _converters_of_fields[cls] = tuple(
+            (field.name, _converter(types_[field.name]), bool(field.metadata.get("secret")))
+            for field in attrs.fields(cls)
+        )
+    return _converters_of_fields[cls]
+
+
+def _attrs_to_json(obj: Any, fields: FieldConverters) -> dict[str, Any]:
+    """Any attrs instance (a `FieldSpan`, say) as an object of its fields."""
+    json_object = {}
+    for name, convert, _ in fields:
+        try:
+            json_object[name] = convert(getattr(obj, name))
+        except _WrongType as error:
+            raise error.inside(f".{name}") from None
+    return json_object
 
 
 def _from_json(annotation: Any, value: Any, where: str) -> Any:
-    """The Python value of a field declared as `annotation`; the mirror of `_to_json`."""
+    """The Python value of a field declared as `annotation`; the mirror of `_converter`."""
     optional = _optional_type(annotation)
     if optional is not None:
         return None if value is None else _from_json(optional, value, where)
@@ -175,15 +263,6 @@ def _from_json(annotation: Any, value: Any, where: str) -> Any:
     raise TypeError(f"{where}: no JSON form for fields of type {annotation!r}")
 
 
-def _attrs_to_json(obj: Any, where: str) -> dict[str, Any]:
-    """Any attrs instance (a `FieldSpan`, say) as an object of its fields."""
-    types_ = _field_types(type(obj))
-    return {
-        field.name: _to_json(types_[field.name], getattr(obj, field.name), f"{where}.{field.name}")
-        for field in attrs.fields(type(obj))
-    }
-
-
 def _attrs_from_json(cls: type[Any], obj: Mapping[str, Any], where: str) -> Any:
     """Build `cls` from an object of its fields; missing fields take their default."""
     fields = attrs.fields(cls)
@@ -207,12 +286,20 @@ def _attrs_from_json(cls: type[Any], obj: Mapping[str, Any], where: str) -> Any:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# Made once: json.dumps(obj, ensure_ascii=False) would make a new encoder for every line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _json_line(obj: Mapping[str, Any]) -> str:
     # ensure_ascii=False keeps "RFC 8446 §7.1" readable in a diff. A lone
     # surrogate (a peer's invalid UTF-8 decoded with errors="surrogateescape")
     # cannot be written as UTF-8, so it alone is written as a \uXXXX escape.
-    text = json.dumps(obj, ensure_ascii=False)
-    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"
+    text = _ENCODER.encode(obj)
+    try:
+        text.encode("utf-8")  # the quick test: UTF-8 refuses only lone surrogates
+    except UnicodeEncodeError:
+        text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text + "\n"
 
 
 def _header_line(redact: bool, metadata: Mapping[str, Any] | None) -> str:
@@ -229,15 +316,17 @@ def _event_line(event: TraceEvent, redact: bool) -> str:
     name = cls.__name__
     if EVENT_TYPES.get(name) is not cls:
         raise TypeError(f"{name} is not in EVENT_TYPES, so a loader could not read it back")
-    types_ = _field_types(cls)
     obj: dict[str, Any] = {"event": name}
     redacted: list[str] = []
-    for field in attrs.fields(cls):
-        value = getattr(event, field.name)
-        if redact and field.metadata.get("secret"):
+    for field_name, convert, secret in _field_converters(cls):
+        value = getattr(event, field_name)
+        if redact and secret:
             value = b""
-            redacted.append(field.name)
-        obj[field.name] = _to_json(types_[field.name], value, f"{name}.{field.name}")
+            redacted.append(field_name)
+        try:
+            obj[field_name] = convert(value)
+        except _WrongType as error:
+            raise error.inside(f"{name}.{field_name}") from None
     if redacted:
         obj["redacted"] = redacted
     return _json_line(obj)
