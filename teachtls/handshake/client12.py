@@ -279,27 +279,13 @@ class Client12Handshake(Handshake12):
             "RFC 5246 §7.4.3",
         )
         content = self.client_random + self.server_random + message.params_bytes()
-        try:
-            signature.verify(public_key, message.algorithm, content, message.signature)  # type: ignore[arg-type]
-            ok = True
-        except signature.SignatureError:
-            ok = False
-        self.observe(
-            trace.SignatureVerified(
-                role=self.role,
-                scheme=name_of(message.algorithm),
-                content=content,
-                signature=message.signature,
-                ok=ok,
-                rfc="RFC 5246 §7.4.3",
-            )
-        )
-        self.check(
-            ok,
-            "server_key_exchange_signature",
-            alerts.DecryptError,
-            "the ServerKeyExchange signature over the randoms and ECDH parameters does not verify",
-            "RFC 5246 §7.4.3",
+        self.verify_peer_signature(
+            message.algorithm,
+            content,
+            message.signature,
+            check="server_key_exchange_signature",
+            reason="the ServerKeyExchange signature over the randoms and ECDH parameters does not verify",
+            rfc="RFC 5246 §7.4.3",
         )
         self.signature_scheme = message.algorithm
         share = generate_key_share(NamedGroup(group), self.config.key_share_private_keys.get(group))

@@ -432,6 +432,29 @@ class Handshake13(Connection):
             reason or f"certificate verify failed: rejected by the application's verification callback ({subject})",
         )
 
+    def verify_peer_signature(
+        self, scheme: int, content: bytes, signed: bytes, *, check: str, reason: str, rfc: str
+    ) -> None:
+        """Verify `signed` over `content` with the peer's certificate key, trace
+        it, and end the handshake with decrypt_error if it does not verify
+        (RFC 8446 §4.4.3, RFC 5246 §7.4.3 and §7.4.8 alike)."""
+        try:
+            signature.verify(self.peer_certificates[0].public_key(), scheme, content, signed)  # type: ignore[arg-type]
+            ok = True
+        except signature.SignatureError:
+            ok = False
+        self.observe(
+            trace.SignatureVerified(
+                role=self.role,
+                scheme=name_of(to_enum(SignatureScheme, scheme)),
+                content=content,
+                signature=signed,
+                ok=ok,
+                rfc=rfc,
+            )
+        )
+        self.check(ok, check, alerts.DecryptError, reason, rfc)
+
     def check_certificate_verify(self, message: CertificateVerify, raw: bytes, offered: tuple[int, ...]) -> None:
         """RFC 8446 §4.4.3: the signature must use an offered scheme and verify."""
         scheme = message.algorithm
@@ -443,28 +466,14 @@ class Handshake13(Connection):
             "RFC 8446 §4.4.3",
         )
         content = signature.certificate_verify_content(self.peer_context, self.transcript_hash())
-        public_key = self.peer_certificates[0].public_key()
-        try:
-            signature.verify(public_key, scheme, content, message.signature)  # type: ignore[arg-type]
-            ok = True
-        except signature.SignatureError:
-            ok = False
-        self.observe(
-            trace.SignatureVerified(
-                role=self.role,
-                scheme=name_of(to_enum(SignatureScheme, scheme)),
-                content=content,
-                signature=message.signature,
-                ok=ok,
-            )
-        )
-        self.check(
-            ok,
-            "certificate_verify_signature",
-            alerts.DecryptError,
-            f"the {self.peer_role}'s CertificateVerify signature ({name_of(scheme)}) does not verify "
+        self.verify_peer_signature(
+            scheme,
+            content,
+            message.signature,
+            check="certificate_verify_signature",
+            reason=f"the {self.peer_role}'s CertificateVerify signature ({name_of(scheme)}) does not verify "
             "with its certificate's public key",
-            "RFC 8446 §4.4.3",
+            rfc="RFC 8446 §4.4.3",
         )
         if self.role == "client":
             self.signature_scheme = scheme

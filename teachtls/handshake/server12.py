@@ -439,27 +439,13 @@ class Server12Handshake(Handshake12):
             f"CertificateVerify uses {name_of(message.algorithm)}, which was not requested",
             "RFC 5246 §7.4.8",
         )
-        try:
-            signature.verify(self.peer_certificates[0].public_key(), message.algorithm, content, message.signature)  # type: ignore[arg-type]
-            ok = True
-        except signature.SignatureError:
-            ok = False
-        self.observe(
-            trace.SignatureVerified(
-                role=self.role,
-                scheme=name_of(message.algorithm),
-                content=content,
-                signature=message.signature,
-                ok=ok,
-                rfc="RFC 5246 §7.4.8",
-            )
-        )
-        self.check(
-            ok,
-            "certificate_verify_signature",
-            alerts.DecryptError,
-            "the client's CertificateVerify signature does not verify",
-            "RFC 5246 §7.4.8",
+        self.verify_peer_signature(
+            message.algorithm,
+            content,
+            message.signature,
+            check="certificate_verify_signature",
+            reason="the client's CertificateVerify signature does not verify",
+            rfc="RFC 5246 §7.4.8",
         )
         self.received(raw, "CertificateVerify")
         return State.WAIT_CCS
