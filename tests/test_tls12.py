@@ -36,17 +36,12 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from teachtls import (
     ApplicationData,
@@ -72,16 +67,15 @@ from teachtls.handshake.states import State
 from teachtls.pki.generate import IssuedCertificate, KeyType, issue_leaf
 from teachtls.pki.ocsp import make_ocsp_response
 from teachtls.scenarios import memory
+from teachtls.scenarios.named import fixed_handshake
 from teachtls.sessions import SessionDatabase, StatelessTickets
 from teachtls.trace import events as trace
 from teachtls.trace.jsonl import dumps_jsonl, loads_jsonl
 from teachtls.trace.observer import Recorder
-from teachtls.wire.enums import AlertDescription, ContentType, ExtensionType, HandshakeType, NamedGroup, ProtocolVersion
+from teachtls.wire.enums import AlertDescription, ContentType, ExtensionType, HandshakeType, ProtocolVersion
 from teachtls.wire.messages import DOWNGRADE_TLS12, ClientHello, HandshakeMessage, ServerHello
 from teachtls.wire.record import HEADER_LENGTH, build_header
 from tests.handshake_pair import (
-    CLIENT_X25519_PRIVATE_KEY,
-    SERVER_X25519_PRIVATE_KEY,
     HandshakePair,
     client_config,
     counter_random,
@@ -751,100 +745,14 @@ def test_change_cipher_spec_right_after_server_hello_is_unexpected() -> None:
 # signatures are deterministic by design (RFC 8032), and which RFC 8422 §5.1.3
 # allows in the ECDHE_ECDSA suites. Serial numbers and validity are fixed too,
 # so the certificate bytes -- and so the whole trace -- repeat exactly.
-
-GOLDEN_NOW = datetime.datetime(2025, 6, 1, 12, 0, tzinfo=datetime.UTC)
-
-
-def _fixed_validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
-    return builder.not_valid_before(GOLDEN_NOW - datetime.timedelta(days=1)).not_valid_after(
-        GOLDEN_NOW + datetime.timedelta(days=365)
-    )
-
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not ca,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-@functools.cache
-def golden_pki() -> tuple[x509.Certificate, x509.Certificate, ed25519.Ed25519PrivateKey]:
-    """(CA certificate, server leaf, the leaf's private key), the same bytes on every run."""
-    ca_key = ec.derive_private_key(
-        int.from_bytes(hashlib.sha256(b"teachtls golden CA").digest(), "big"), ec.SECP256R1()
-    )
-    leaf_key = ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"teachtls golden leaf").digest())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "teachtls golden CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_certificate = (
-        _fixed_validity(x509.CertificateBuilder())
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(1)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True)
-    )
-    leaf_certificate = (
-        _fixed_validity(x509.CertificateBuilder())
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(2)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True)
-    )
-    return ca_certificate, leaf_certificate, leaf_key
+# The scenario lives in teachtls.scenarios.named, shared with the docs.
 
 
 def golden_handshake() -> list[trace.TraceEvent]:
-    """A default client (offering 1.3 and 1.2) and a 1.2-only server: one full
-    ECDHE handshake with the extended master secret, one message each way, close."""
-    ca_certificate, leaf_certificate, leaf_key = golden_pki()
-    recorder = Recorder()
-
-    def clock() -> float:
-        return GOLDEN_NOW.timestamp()
-
-    client = ClientConnection(
-        Config(
-            server_name="localhost",
-            trusted_certificates=(ca_certificate,),
-            random=counter_random(b"golden client"),
-            clock=clock,
-            key_share_private_keys={NamedGroup.x25519: CLIENT_X25519_PRIVATE_KEY},
-            observer=recorder,
-        )
-    )
-    server = ServerConnection(
-        Config(
-            versions=(TLS1_2,),
-            certificate_chain=(leaf_certificate,),
-            private_key=leaf_key,
-            random=counter_random(b"golden server"),
-            clock=clock,
-            key_share_private_keys={NamedGroup.x25519: SERVER_X25519_PRIVATE_KEY},
-            observer=recorder,
-        )
-    )
-    exchange = memory.run(client, server, client_data=b"GET / HTTP/1.1\r\n\r\n", server_data=b"HTTP/1.1 200 OK\r\n\r\n")
-    assert exchange.completed
-    return recorder.events
+    """The "tls12-ecdhe" scenario (teachtls.scenarios.named.fixed_handshake): a
+    default client (offering 1.3 and 1.2) and a 1.2-only server, one full ECDHE
+    handshake with the extended master secret, one message each way, close."""
+    return fixed_handshake((TLS1_2,))
 
 
 def test_golden_trace_is_deterministic() -> None:
