@@ -1136,10 +1136,16 @@ class Connection:
         """Trace a negotiation decision and why it was taken."""
         self.observe(trace.ChoiceMade(role=self.role, subject=subject, choice=choice, reason=reason))
 
+    # Where the RFC describes what is negotiated (DTLS overrides it).
+    negotiation_rfc = "RFC 8446 §4.1.1"
+
+    def negotiated_version_name(self) -> str:
+        return "TLS 1.2" if self.version == ProtocolVersion.TLS1_2 else "TLS 1.3"
+
     def negotiated(self) -> HandshakeCompleted:
         assert self.cipher_suite is not None
         completed = HandshakeCompleted(
-            version="TLS 1.2" if self.version == ProtocolVersion.TLS1_2 else "TLS 1.3",
+            version=self.negotiated_version_name(),
             cipher_suite=self.cipher_suite.name,
             group=name_of(self.group) if self.group is not None else "",
             signature_scheme=name_of(self.signature_scheme) if self.signature_scheme is not None else "",
@@ -1160,6 +1166,7 @@ class Connection:
                 alpn=(self.alpn_protocol or b"").decode("ascii", "replace"),
                 server_name=self.server_name or "",
                 hello_retry=self.hello_retry,
+                rfc=self.negotiation_rfc,
             )
         )
         return completed

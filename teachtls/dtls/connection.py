@@ -70,7 +70,7 @@ from typing import Any, ClassVar
 import attrs
 
 from teachtls.config import Config
-from teachtls.connection import MESSAGE_RFC, ApplicationData, Connection, Event, HandshakeCompleted, summarize
+from teachtls.connection import MESSAGE_RFC, ApplicationData, Connection, Event, summarize
 from teachtls.crypto.record12 import RecordProtectionError
 from teachtls.dtls import framing, record
 from teachtls.dtls.flights import Flight, FlightEntry, RetransmitTimer
@@ -81,7 +81,7 @@ from teachtls.handshake.states import State
 from teachtls.trace import events as trace
 from teachtls.wire.codec import DecodeError as WireDecodeError
 from teachtls.wire.codec import build_struct
-from teachtls.wire.enums import ContentType, HandshakeType, name_of, to_enum
+from teachtls.wire.enums import ContentType, HandshakeType, to_enum
 from teachtls.wire.messages import HandshakeMessage, UnknownHandshakeType, message_name, parse_handshake
 
 DEFAULT_MTU = 1200
@@ -830,34 +830,7 @@ class DatagramConnection(Connection):
         self.timer.stop()
         self._deferred.clear()
 
-    def negotiated(self) -> HandshakeCompleted:
-        """What was agreed, with the DTLS version's name (traced as ParametersNegotiated)."""
-        assert self.cipher_suite is not None
-        completed = HandshakeCompleted(
-            version=self.negotiated_version_name(),
-            cipher_suite=self.cipher_suite.name,
-            group=name_of(self.group) if self.group is not None else "",
-            signature_scheme=name_of(self.signature_scheme) if self.signature_scheme is not None else "",
-            alpn_protocol=self.alpn_protocol,
-            server_name=self.server_name,
-            peer_certificates=self.peer_certificates,
-            hello_retry=self.hello_retry,
-            resumed=self.resumed,
-        )
-        self.observe(
-            trace.ParametersNegotiated(
-                role=self.role,
-                version=completed.version,
-                cipher_suite=completed.cipher_suite,
-                group=completed.group,
-                signature_scheme=completed.signature_scheme,
-                alpn=(self.alpn_protocol or b"").decode("ascii", "replace"),
-                server_name=self.server_name or "",
-                hello_retry=self.hello_retry,
-                rfc="RFC 6347 §4.2",
-            )
-        )
-        return completed
+    negotiation_rfc = "RFC 6347 §4.2"
 
 
 def _type_name(msg_type: int) -> str:
