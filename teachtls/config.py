@@ -19,6 +19,7 @@ skipped; turning it off (`verify_peer=False`) is traced as a warning.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from teachtls.crypto.suites12 import DEFAULT_SUITES_12
 from teachtls.pki.verify import VerificationResult
@@ -170,3 +172,12 @@ class Config:
 
     # --- tracing ---------------------------------------------------------------
     observer: Observer = ignore
+
+    # --- worked out once per Config --------------------------------------------
+
+    @functools.cached_property
+    def certificate_chain_der(self) -> tuple[bytes, ...]:
+        """`certificate_chain` encoded as DER, as the Certificate message carries it
+        (RFC 8446 §4.4.2, RFC 5246 §7.4.2). Encoded once per Config, the way
+        OpenSSL's SSL_CTX keeps its chain ready to send, not once per handshake."""
+        return tuple(certificate.public_bytes(Encoding.DER) for certificate in self.certificate_chain)

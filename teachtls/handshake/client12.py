@@ -27,7 +27,6 @@ What the client checks on top of TLS 1.3's rules:
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from teachtls.connection import HelloRequestReceived
 from teachtls.crypto import signature
@@ -324,11 +323,7 @@ class Client12Handshake(Handshake12):
         if request is not None:
             scheme = self.choose_client_scheme_12(request)
             self.send_handshake(
-                Certificate12(
-                    certificate_list=tuple(c.public_bytes(Encoding.DER) for c in self.config.certificate_chain)
-                    if scheme is not None
-                    else ()
-                )
+                Certificate12(certificate_list=self.config.certificate_chain_der if scheme is not None else ())
             )
         self.send_client_key_exchange()
         self.compute_master_secret(self.client_random, self.server_random)

@@ -34,7 +34,6 @@ What teachtls adds here and TLS 1.3 does not have:
 from __future__ import annotations
 
 import attrs
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from teachtls.crypto.hashes import HashAlg, constant_time_equal
 from teachtls.crypto.record12 import RecordProtection12, new_record_protection
@@ -162,7 +161,7 @@ class Handshake12(Handshake13):
     # --- certificates ------------------------------------------------------------------
 
     def send_certificate_12(self) -> None:
-        chain = tuple(certificate.public_bytes(Encoding.DER) for certificate in self.config.certificate_chain)
+        chain = self.config.certificate_chain_der
         self.send_handshake(Certificate12(certificate_list=chain))
 
     # --- the key schedule (RFC 5246 §8.1, §6.3; RFC 7627) -------------------------------

@@ -45,7 +45,6 @@ from typing import ClassVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from teachtls.connection import Connection
 from teachtls.crypto import signature
@@ -105,6 +104,11 @@ def load_certificate(der: bytes) -> x509.Certificate:
             f"certificate key of an unsupported type: {error}", rfc="RFC 8446 §6.2"
         ) from None
     return certificate
+
+
+def leaf_subject(chain: list[x509.Certificate]) -> str:
+    """The leaf certificate's subject as an RFC 4514 string ("CN=localhost"), for traces and errors."""
+    return chain[0].subject.rfc4514_string() if chain else ""
 
 
 class Handshake13(Connection):
@@ -230,7 +234,7 @@ class Handshake13(Connection):
         base_key = self.secrets[f"{sender}_handshake_traffic_secret"]
         transcript_hash = self.transcript_hash()
         finished_key = keyschedule.finished_key(self.hash_alg, base_key, self.label_prefix)
-        verify_data = keyschedule.finished_verify_data(self.hash_alg, base_key, transcript_hash, self.label_prefix)
+        verify_data = keyschedule.finished_mac(self.hash_alg, finished_key, transcript_hash)
         return finished_key, transcript_hash, verify_data
 
     def send_finished(self) -> None:
@@ -292,10 +296,7 @@ class Handshake13(Connection):
 
     def send_certificate(self, context: bytes = b"", *, staple: bytes | None = None) -> None:
         """Our chain; `staple` is an OCSP response for the leaf (RFC 8446 §4.4.2.1)."""
-        entries = [
-            CertificateEntry(cert_data=certificate.public_bytes(Encoding.DER))
-            for certificate in self.config.certificate_chain
-        ]
+        entries = [CertificateEntry(cert_data=der) for der in self.config.certificate_chain_der]
         if staple is not None and entries:
             status = make_extension(ExtensionType.status_request, CertificateStatus(ocsp_response=staple))
             entries[0] = CertificateEntry(cert_data=entries[0].cert_data, extensions=(status,))
@@ -336,13 +337,12 @@ class Handshake13(Connection):
     def verify_peer_chain(self, server_name: str | None) -> None:
         """Check the peer's chain against the trust store (and the server's name)."""
         chain = list(self.peer_certificates)
-        subject = chain[0].subject.rfc4514_string() if chain else ""
         if not self.config.verify_peer:
             self.observe(
                 trace.Note(
                     role=self.role,
                     level="warning",
-                    text=f"certificate verification is DISABLED: the {self.peer_role}'s chain ({subject}) "
+                    text=f"certificate verification is DISABLED: the {self.peer_role}'s chain ({leaf_subject(chain)}) "
                     "was not checked; anyone could have sent it",
                     rfc="RFC 8446 §4.4.2.4",
                 )
@@ -354,15 +354,15 @@ class Handshake13(Connection):
             result = pki.verify_server_chain(chain, server_name, store, now)
         else:
             result = pki.verify_client_chain(chain, store, now)
-        self.report_certificate_check(subject, server_name, result.checked, result.ok, result.alert, result.reason)
+        self.report_certificate_check(chain, server_name, result.checked, result.ok, result.alert, result.reason)
         if self.role == "client":
-            self.check_ocsp_staple(chain, subject, now)
+            self.check_ocsp_staple(chain, now)
         if self.config.verify_callback is not None:
-            self.run_verify_callback(chain, result, subject, server_name)
+            self.run_verify_callback(chain, result, server_name)
 
     def report_certificate_check(
         self,
-        subject: str,
+        chain: list[x509.Certificate],
         server_name: str | None,
         checked: tuple[str, ...],
         ok: bool,
@@ -371,22 +371,23 @@ class Handshake13(Connection):
         rfc: str = "RFC 8446 §4.4.2.4",
     ) -> None:
         """Trace one verification step; raise its alert if it failed."""
-        self.observe(
-            trace.CertificateChecked(
-                role=self.role,
-                subject=subject,
-                server_name=server_name or "",
-                checked=tuple(checked),
-                ok=ok,
-                reason=reason,
-                rfc=rfc,
+        if self.tracing:  # naming the subject (RFC 4514) costs more than the check's bookkeeping
+            self.observe(
+                trace.CertificateChecked(
+                    role=self.role,
+                    subject=leaf_subject(chain),
+                    server_name=server_name or "",
+                    checked=tuple(checked),
+                    ok=ok,
+                    reason=reason,
+                    rfc=rfc,
+                )
             )
-        )
         if not ok:
             alert_class = ALERT_CLASSES.get(alert or AlertDescription.bad_certificate, alerts.BadCertificate)
             raise alert_class(reason, rfc=rfc)
 
-    def check_ocsp_staple(self, chain: list[x509.Certificate], subject: str, now: datetime.datetime) -> None:
+    def check_ocsp_staple(self, chain: list[x509.Certificate], now: datetime.datetime) -> None:
         """RFC 6066 §8 / RFC 8446 §4.4.2.1: a stapled OCSP response must be
         genuine, fresh and say "good"; a must-staple certificate needs one."""
         issuer = self.find_issuer(chain)
@@ -394,7 +395,7 @@ class Handshake13(Connection):
             return
         result = ocsp.check_stapling(chain[0], issuer, self.peer_staple, now)
         self.report_certificate_check(
-            subject,
+            chain,
             self.server_name,
             result.checked,
             result.ok,
@@ -415,7 +416,7 @@ class Handshake13(Connection):
         return None
 
     def run_verify_callback(
-        self, chain: list[x509.Certificate], result: pki.VerificationResult, subject: str, server_name: str | None
+        self, chain: list[x509.Certificate], result: pki.VerificationResult, server_name: str | None
     ) -> None:
         """The application's own verdict (gnutls_certificate_set_verify_function)."""
         callback = self.config.verify_callback
@@ -423,13 +424,16 @@ class Handshake13(Connection):
         verdict = callback(tuple(chain), result)
         accepted = verdict if isinstance(verdict, bool) else verdict.ok
         reason = "" if isinstance(verdict, bool) else verdict.reason
+        if not accepted and not reason:
+            subject = leaf_subject(chain)
+            reason = f"certificate verify failed: rejected by the application's verification callback ({subject})"
         self.report_certificate_check(
-            subject,
+            chain,
             server_name,
             ("the application's verification callback",),
             accepted,
             AlertDescription.bad_certificate,
-            reason or f"certificate verify failed: rejected by the application's verification callback ({subject})",
+            reason,
         )
 
     def verify_peer_signature(

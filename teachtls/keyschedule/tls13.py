@@ -236,7 +236,13 @@ def finished_verify_data(
 
     Also the PSK binder (§4.2.11.2) with BaseKey = binder_key and the hash
     of the truncated ClientHello."""
-    return hmac(hash_alg, finished_key(hash_alg, base_key, prefix), transcript_hash)
+    return finished_mac(hash_alg, finished_key(hash_alg, base_key, prefix), transcript_hash)
+
+
+def finished_mac(hash_alg: HashAlg, finished_key: bytes, transcript_hash: bytes) -> bytes:
+    """verify_data = HMAC(finished_key, transcript_hash), RFC 8446 §4.4.4, for a
+    connection that has already derived (and traced) `finished_key`."""
+    return hmac(hash_alg, finished_key, transcript_hash)
 
 
 def next_traffic_secret(hash_alg: HashAlg, secret: bytes, prefix: bytes = LABEL_PREFIX) -> bytes:
