@@ -10,9 +10,13 @@ structs that are simply their fields one after another.
 teachtls describes every message *declaratively* with those same shapes: each
 field of a message's attrs class carries a `wire=` type from this module
 (`U16`, `Fixed(32)`, `Opaque(1, max=32)`, `VectorOf(2, U16(...))`,
-`StructOf(...)`), and one generic walker (`read_struct` / `write_struct`)
+`StructOf(...)`), and one generic walker (`read_struct` / `build_struct`)
 turns bytes into objects and back. Nothing message-specific lives in the
 walker; nothing byte-level lives in the message classes.
+
+Reading needs a cursor (`Reader`): where a vector ends is only known once its
+length has been read. Writing does not: each wire type `encode`s a value to
+bytes by itself, and a vector is simply its length followed by its items.
 
 While it reads, the walker records a `FieldSpan` for every leaf it consumes,
 including each vector's length prefix. For any message those spans are in
@@ -33,12 +37,13 @@ out of the specified range or the length of the message was incorrect").
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from teachtls.wire.enums import name_of, to_enum
+from teachtls.wire.enums import name_of
 
 T = TypeVar("T")
 
@@ -66,7 +71,10 @@ class Span:
         return self.end - self.start
 
 
-@attrs.frozen(kw_only=True)
+# A dict-backed class that may be built from positional arguments: a traced
+# parse makes one FieldSpan per field, and attrs builds these about twice as
+# fast as the usual slotted, keyword-only classes.
+@attrs.frozen(slots=False)
 class FieldSpan:
     """One leaf field that was read: where it sits and what it decoded to."""
 
@@ -84,9 +92,15 @@ class FieldSpan:
 class Reader:
     """Reads presentation-language values from `data`, recording spans.
 
-    `block()` is a context manager for a length-prefixed region (as aioquic's
-    `pull_block`): inside it, reads may not pass the region's end, and on
-    leaving it every byte of the region must have been consumed.
+    `block()` opens a length-prefixed region (as aioquic's `pull_block`):
+    inside `with reader.block(2) as length:`, reads may not pass the region's
+    end, and on leaving it every byte of the region must have been consumed.
+
+    `paths` is the stack of field paths being read, innermost last:
+    `["ClientHello", "ClientHello.cipher_suites", "ClientHello.cipher_suites[0]"]`.
+    The walker pushes a field's path before reading it and pops it after, so
+    a `DecodeError` can name the field that broke even when no spans are
+    recorded.
     """
 
     def __init__(self, data: bytes, root: str, *, record: bool = True) -> None:
@@ -95,58 +109,76 @@ class Reader:
         self.end = len(data)
         self.record = record
         self.spans: list[FieldSpan] = []
-        self._path: list[str] = [root]
+        self.paths: list[str] = [root]
+        self._outer_ends: list[int] = []  # the `end` of each enclosing block, to restore on leaving
 
-    # -- paths ------------------------------------------------------------
     @property
     def path(self) -> str:
-        return ".".join(self._path).replace(".[", "[")
+        """The path of the field being read: `ClientHello.cipher_suites[0]`."""
+        return self.paths[-1]
 
-    def field(self, name: str) -> _InField:
-        """`with reader.field(name):` -- what is read inside lies under `name`."""
-        return _InField(self._path, name)
-
-    def _leaf(self, start: int, value: str, suffix: str | None = None) -> None:
-        path = self.path if suffix is None else f"{self.path}.{suffix}"
-        self.spans.append(FieldSpan(path=path, start=start, end=self.pos, value=value))
+    def leaf(self, start: int, value: str, suffix: str | None = None) -> None:
+        """Record the bytes from `start` to here as one field, described as `value`."""
+        path = self.paths[-1] if suffix is None else f"{self.paths[-1]}.{suffix}"
+        self.spans.append(FieldSpan(path, start, self.pos, value))
 
     # -- primitives -------------------------------------------------------
+    # `take` and `uint` only read. The wire type that called them records the
+    # span (it knows whether a number is a count or an enum name), and only
+    # when `record` is set: describing a value costs more than reading it.
     def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > self.end:
-            raise DecodeError(f"needs {n} bytes, {self.end - self.pos} left", path=self.path, offset=self.pos)
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def uint(self, size: int, *, describe: Callable[[int], str] = str, suffix: str | None = None) -> int:
         start = self.pos
-        value = int.from_bytes(self.take(size), "big")
-        if self.record:  # describing a value costs more than reading it
-            self._leaf(start, describe(value), suffix)
-        return value
+        end = start + n
+        if n < 0 or end > self.end:
+            raise DecodeError(f"needs {n} bytes, {self.end - start} left", path=self.path, offset=start)
+        self.pos = end
+        return self.data[start:end]
+
+    def uint(self, size: int) -> int:
+        return int.from_bytes(self.take(size), "big")
 
     def opaque(self, n: int) -> bytes:
         start = self.pos
         value = self.take(n)
         if self.record:
-            self._leaf(start, value.hex())
+            self.leaf(start, value.hex())
         return value
 
-    def length_prefix(self, size: int) -> int:
-        return self.uint(size, describe=lambda n: f"{n} bytes", suffix="length")
-
-    def block(self, length_bytes: int, *, floor: int = 0, ceiling: int | None = None) -> _InVector:
-        """A `<floor..ceiling>` vector: read its length, confine reads to it.
-
-        `with reader.block(2) as length:` -- on leaving, every byte of the
-        vector must have been read."""
-        length = self.length_prefix(length_bytes)
-        ceiling = (1 << (8 * length_bytes)) - 1 if ceiling is None else ceiling
+    def vector_length(self, length_bytes: int, *, floor: int = 0, ceiling: int | None = None) -> int:
+        """Read a `<floor..ceiling>` vector's length prefix and check it."""
+        start = self.pos
+        length = self.uint(length_bytes)
+        if self.record:
+            self.leaf(start, f"{length} bytes", "length")
+        if ceiling is None:
+            ceiling = (1 << (8 * length_bytes)) - 1
         if not floor <= length <= ceiling:
             raise DecodeError(f"vector length {length} outside <{floor}..{ceiling}>", path=self.path, offset=self.pos)
         if self.pos + length > self.end:
             raise DecodeError(f"vector of {length} bytes runs past its container", path=self.path, offset=self.pos)
-        return _InVector(self, length)
+        return length
+
+    def block(self, length_bytes: int, *, floor: int = 0, ceiling: int | None = None) -> Reader:
+        """A `<floor..ceiling>` vector: read its length, confine reads to it.
+
+        `with reader.block(2) as length:` -- on leaving, every byte of the
+        vector must have been read."""
+        length = self.vector_length(length_bytes, floor=floor, ceiling=ceiling)
+        self._outer_ends.append(self.end)
+        self.end = self.pos + length
+        return self
+
+    # The reader is itself the context manager that `block()` returns: the
+    # walker opens a block for every vector, and keeping the enclosing ends on
+    # a stack is cheaper than making a new object for each one.
+    def __enter__(self) -> int:
+        return self.end - self.pos  # the length of the block just opened
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is None and self.pos != self.end:
+            left = self.end - self.pos
+            raise DecodeError(f"{left} bytes left over inside vector", path=self.path, offset=self.pos)
+        self.end = self._outer_ends.pop()
 
     def at_end(self) -> bool:
         return self.pos >= self.end
@@ -157,7 +189,11 @@ class Reader:
 
 
 class Writer:
-    """The mirror image of `Reader`: appends values, back-fills lengths."""
+    """Collects the bytes of values written one after another.
+
+    Writing needs no cursor: every wire type can `encode` a value to bytes
+    by itself (a vector is its length, then its encoded items), so a Writer
+    only appends. `shape.write(writer, value)` is `writer.put(shape.encode(value))`."""
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -165,74 +201,8 @@ class Writer:
     def put(self, data: bytes) -> None:
         self._parts.append(data)
 
-    def uint(self, size: int, value: int) -> None:
-        self._parts.append(value.to_bytes(size, "big"))
-
-    def block(self, length_bytes: int) -> _LengthPrefixed:
-        """`with writer.block(2):` -- what is written inside gets a 2-byte length prefix."""
-        return _LengthPrefixed(self, length_bytes)
-
     def getvalue(self) -> bytes:
         return b"".join(self._parts)
-
-
-# The three context managers behind `Reader.field`, `Reader.block` and
-# `Writer.block`. They are small classes rather than `@contextlib.contextmanager`
-# generators because the walker enters a few hundred of them per handshake,
-# and a generator-based one costs several times as much to enter and leave.
-
-
-class _InField:
-    """Push a field name onto the reader's path; pop it on the way out."""
-
-    def __init__(self, path: list[str], name: str) -> None:
-        self.path = path
-        self.name = name
-
-    def __enter__(self) -> None:
-        self.path.append(self.name)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.path.pop()
-
-
-class _InVector:
-    """Confine a reader to one vector's bytes; check they were all read."""
-
-    def __init__(self, reader: Reader, length: int) -> None:
-        self.reader = reader
-        self.length = length
-        self.outer_end = reader.end
-
-    def __enter__(self) -> int:
-        self.reader.end = self.reader.pos + self.length
-        return self.length
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
-        reader = self.reader
-        if exc_type is None and reader.pos != reader.end:
-            left = reader.end - reader.pos
-            raise DecodeError(f"{left} bytes left over inside vector", path=reader.path, offset=reader.pos)
-        reader.end = self.outer_end
-
-
-class _LengthPrefixed:
-    """Collect what is written inside; emit its length, then it."""
-
-    def __init__(self, writer: Writer, length_bytes: int) -> None:
-        self.writer = writer
-        self.length_bytes = length_bytes
-        self.outer: list[bytes] = []
-
-    def __enter__(self) -> None:
-        self.outer, self.writer._parts = self.writer._parts, []
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
-        body = b"".join(self.writer._parts)
-        self.writer._parts = self.outer
-        if exc_type is None:
-            self.writer.put(len(body).to_bytes(self.length_bytes, "big"))
-            self.writer.put(body)
 
 
 # --------------------------------------------------------------------------
@@ -240,28 +210,55 @@ class _LengthPrefixed:
 # --------------------------------------------------------------------------
 
 
-class WireType(Protocol):
-    def read(self, reader: Reader, parsed: Mapping[str, Any]) -> Any: ...
+class WireType:
+    """Base of the wire types below: each reads a value and encodes one."""
 
-    def write(self, writer: Writer, value: Any) -> None: ...
+    __slots__ = ()
+
+    def read(self, reader: Reader, parsed: Mapping[str, Any]) -> Any:
+        """Read a value at `reader`'s position; `parsed` holds the struct's fields read so far."""
+        raise NotImplementedError
+
+    def encode(self, value: Any) -> bytes:
+        """The bytes of `value` on the wire."""
+        raise NotImplementedError
+
+    def write(self, writer: Writer, value: Any) -> None:
+        writer.put(self.encode(value))
+
+
+# What a wire type inside a vector gets as "the fields parsed so far": none.
+NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
 
 @attrs.frozen
-class UInt:
+class UInt(WireType):
     """`uintN`, optionally decoded into an IntEnum (unknown values stay int)."""
 
     size: int
     enum_class: type[enum.IntEnum] | None = None
+    # The enum's members by value, made once: `members.get(value, value)` is
+    # `to_enum(enum_class, value)` without a function call per number read.
+    members: Mapping[int, enum.IntEnum] = attrs.field(init=False, eq=False, repr=False)
+
+    @members.default
+    def _members_by_value(self) -> Mapping[int, enum.IntEnum]:
+        return {} if self.enum_class is None else {member.value: member for member in self.enum_class}
 
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> Any:
+        start = reader.pos
+        value = reader.uint(self.size)
         if self.enum_class is None:
-            return reader.uint(self.size)
-        enum_class = self.enum_class
-        value = reader.uint(self.size, describe=lambda v: name_of(to_enum(enum_class, v)))
-        return to_enum(enum_class, value)
+            if reader.record:
+                reader.leaf(start, str(value))
+            return value
+        member = self.members.get(value, value)
+        if reader.record:
+            reader.leaf(start, name_of(member))
+        return member
 
-    def write(self, writer: Writer, value: Any) -> None:
-        writer.uint(self.size, int(value))
+    def encode(self, value: int) -> bytes:
+        return value.to_bytes(self.size, "big")
 
 
 def U8(enum_class: type[enum.IntEnum] | None = None) -> UInt:
@@ -281,7 +278,7 @@ def U32(enum_class: type[enum.IntEnum] | None = None) -> UInt:
 
 
 @attrs.frozen
-class Fixed:
+class Fixed(WireType):
     """`opaque X[n]`: exactly n bytes."""
 
     size: int
@@ -289,33 +286,34 @@ class Fixed:
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> bytes:
         return reader.opaque(self.size)
 
-    def write(self, writer: Writer, value: bytes) -> None:
+    def encode(self, value: bytes) -> bytes:
         if len(value) != self.size:
             raise ValueError(f"expected {self.size} bytes, got {len(value)}")
-        writer.put(value)
+        return value
 
 
 @attrs.frozen
-class Opaque:
+class Opaque(WireType):
     """`opaque X<floor..ceiling>`: a length prefix of `length_bytes`, then bytes."""
 
     length_bytes: int
     floor: int = 0
     ceiling: int | None = None
 
+    # No `with reader.block(...)` here: the bytes are read in one piece, so
+    # there is nothing that could be left over inside the vector.
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> bytes:
-        with reader.block(self.length_bytes, floor=self.floor, ceiling=self.ceiling) as length:
-            if length == 0:
-                return b""
-            return reader.opaque(length)
+        length = reader.vector_length(self.length_bytes, floor=self.floor, ceiling=self.ceiling)
+        if length == 0:
+            return b""
+        return reader.opaque(length)
 
-    def write(self, writer: Writer, value: bytes) -> None:
-        with writer.block(self.length_bytes):
-            writer.put(value)
+    def encode(self, value: bytes) -> bytes:
+        return len(value).to_bytes(self.length_bytes, "big") + value
 
 
 @attrs.frozen
-class Rest:
+class Rest(WireType):
     """All remaining bytes of the enclosing block (unknown extension bodies)."""
 
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> bytes:
@@ -323,12 +321,12 @@ class Rest:
             return b""
         return reader.opaque(reader.end - reader.pos)
 
-    def write(self, writer: Writer, value: bytes) -> None:
-        writer.put(value)
+    def encode(self, value: bytes) -> bytes:
+        return value
 
 
 @attrs.frozen
-class VectorOf:
+class VectorOf(WireType):
     """`T items<floor..ceiling>`: a length prefix, then items until it is used up."""
 
     length_bytes: int
@@ -338,20 +336,22 @@ class VectorOf:
 
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> tuple[Any, ...]:
         items: list[Any] = []
+        paths = reader.paths
         with reader.block(self.length_bytes, floor=self.floor, ceiling=self.ceiling):
-            while not reader.at_end():
-                with reader.field(f"[{len(items)}]"):
-                    items.append(self.item.read(reader, {}))
+            vector_path = paths[-1]
+            while reader.pos < reader.end:
+                paths.append(f"{vector_path}[{len(items)}]")  # the item's path, as in read_struct
+                items.append(self.item.read(reader, NO_FIELDS))
+                paths.pop()
         return tuple(items)
 
-    def write(self, writer: Writer, value: tuple[Any, ...]) -> None:
-        with writer.block(self.length_bytes):
-            for item in value:
-                self.item.write(writer, item)
+    def encode(self, value: tuple[Any, ...]) -> bytes:
+        body = b"".join([self.item.encode(item) for item in value])
+        return len(body).to_bytes(self.length_bytes, "big") + body
 
 
 @attrs.frozen
-class StructOf:
+class StructOf(WireType):
     """A nested struct: the fields of another wire class, one after another."""
 
     cls: type[Any]
@@ -359,8 +359,8 @@ class StructOf:
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> Any:
         return read_struct(reader, self.cls)
 
-    def write(self, writer: Writer, value: Any) -> None:
-        write_struct(writer, value)
+    def encode(self, value: Any) -> bytes:
+        return build_struct(value)
 
 
 def wire(wire_type: WireType, **kwargs: Any) -> Any:
@@ -388,25 +388,26 @@ _WIRE_FIELDS: dict[type, tuple[tuple[str, WireType], ...]] = {}
 
 def wire_fields(cls: type[WireStruct]) -> tuple[tuple[str, WireType], ...]:
     """The `wire(...)` fields of `cls` in order, as (name, wire type); looked up once per class."""
-    if cls not in _WIRE_FIELDS:
-        fields = attrs.fields(cls)  # type: ignore[arg-type]  # every WireStruct is an attrs class
-        _WIRE_FIELDS[cls] = tuple((field.name, field.metadata["wire"]) for field in fields if "wire" in field.metadata)
-    return _WIRE_FIELDS[cls]
+    fields = _WIRE_FIELDS.get(cls)
+    if fields is None:
+        attrs_fields = attrs.fields(cls)  # type: ignore[arg-type]  # every WireStruct is an attrs class
+        fields = tuple((field.name, field.metadata["wire"]) for field in attrs_fields if "wire" in field.metadata)
+        _WIRE_FIELDS[cls] = fields
+    return fields
 
 
 def read_struct(reader: Reader, cls: type[S]) -> S:
     """The generic walker: read each `wire(...)` field of `cls` in order."""
     values: dict[str, Any] = {}
+    paths = reader.paths
+    struct_path = paths[-1]
     for name, wire_type in wire_fields(cls):
-        with reader.field(name):
-            values[name] = wire_type.read(reader, values)
+        # What is read now lies under `name`. No try/finally is needed to pop
+        # it again: a DecodeError takes its path when raised and ends the parse.
+        paths.append(f"{struct_path}.{name}")
+        values[name] = wire_type.read(reader, values)
+        paths.pop()
     return cls(**values)
-
-
-def write_struct(writer: Writer, obj: WireStruct) -> None:
-    """The generic walker's other half: write each `wire(...)` field in order."""
-    for name, wire_type in wire_fields(type(obj)):
-        wire_type.write(writer, getattr(obj, name))
 
 
 def parse_struct(data: bytes, cls: type[S], *, record: bool = True) -> tuple[S, list[FieldSpan]]:
@@ -418,6 +419,5 @@ def parse_struct(data: bytes, cls: type[S], *, record: bool = True) -> tuple[S, 
 
 
 def build_struct(obj: WireStruct) -> bytes:
-    writer = Writer()
-    write_struct(writer, obj)
-    return writer.getvalue()
+    """The generic walker's other half: the bytes of each `wire(...)` field, in order."""
+    return b"".join([wire_type.encode(getattr(obj, name)) for name, wire_type in wire_fields(type(obj))])

@@ -14,7 +14,7 @@ losing the bytes a renderer wants to show.
 from __future__ import annotations
 
 import enum
-from typing import TypeVar
+from typing import TypeVar, cast
 
 E = TypeVar("E", bound=enum.IntEnum)
 
@@ -237,16 +237,17 @@ def to_enum(enum_class: type[E], value: int) -> E | int:
 
     Unknown values are legal on the wire (GREASE, newer code points) and the
     RFC asks receivers to ignore them, so they must survive parsing."""
-    try:
-        return enum_class(value)
-    except ValueError:
-        return value
+    # A dictionary lookup rather than `enum_class(value)`, which raises and
+    # catches a ValueError for every unknown value: the codec calls this for
+    # every enum field it reads, GREASE included.
+    member = enum_class._value2member_map_.get(value, value)
+    return cast("E | int", member)
 
 
 def name_of(value: int) -> str:
     """A readable name: `x25519` for a known member, `0x0a0a` otherwise."""
     if isinstance(value, enum.IntEnum):
-        return value.name
+        return value._name_  # what `.name` returns, without its property lookup (slow before Python 3.12)
     return f"0x{value:04x}"
 
 

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import attrs
 
 from teachtls.wire.codec import (
+    NO_FIELDS,
     U8,
     U16,
     U32,
@@ -38,10 +39,10 @@ from teachtls.wire.codec import (
     StructOf,
     VectorOf,
     WireStruct,
-    Writer,
+    WireType,
+    build_struct,
     read_struct,
     wire,
-    write_struct,
 )
 from teachtls.wire.enums import (
     ExtensionType,
@@ -379,8 +380,12 @@ class Extension:
 Context = str | Callable[[Mapping[str, Any]], str]
 
 
+# The wire type of `ExtensionType extension_type`, made once rather than per extension.
+EXTENSION_TYPE = U16(ExtensionType)
+
+
 @attrs.frozen
-class ExtensionList:
+class ExtensionList(WireType):
     """Wire type of `Extension extensions<floor..2^16-1>` in a given message context."""
 
     context: Context
@@ -392,23 +397,28 @@ class ExtensionList:
     def read(self, reader: Reader, parsed: Mapping[str, Any]) -> tuple[Extension, ...]:
         context = self.resolve(parsed)
         extensions: list[Extension] = []
+        paths = reader.paths
         with reader.block(2, floor=self.floor):
-            while not reader.at_end():
-                with reader.field(f"[{len(extensions)}]"):
-                    with reader.field("extension_type"):
-                        extension_type = U16(ExtensionType).read(reader, {})
-                    with reader.field("extension_data"), reader.block(2):
-                        body_class = BODIES.get((int(extension_type), context), RawBody)
-                        body = read_struct(reader, body_class)
+            list_path = paths[-1]
+            while reader.pos < reader.end:
+                # Each extension is read like a two-field struct, pushing each field's path.
+                extension_path = f"{list_path}[{len(extensions)}]"
+                paths.append(f"{extension_path}.extension_type")
+                extension_type = EXTENSION_TYPE.read(reader, NO_FIELDS)
+                paths[-1] = f"{extension_path}.extension_data"
+                with reader.block(2):
+                    body = read_struct(reader, BODIES.get((extension_type, context), RawBody))
+                paths.pop()
                 extensions.append(Extension(extension_type=extension_type, extension_data=body))
         return tuple(extensions)
 
-    def write(self, writer: Writer, value: tuple[Extension, ...]) -> None:
-        with writer.block(2):
-            for extension in value:
-                writer.uint(2, int(extension.extension_type))
-                with writer.block(2):
-                    write_struct(writer, extension.extension_data)
+    def encode(self, value: tuple[Extension, ...]) -> bytes:
+        encoded = []
+        for extension in value:
+            body = build_struct(extension.extension_data)
+            encoded.append(extension.extension_type.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
+        extensions = b"".join(encoded)
+        return len(extensions).to_bytes(2, "big") + extensions
 
 
 def make_extension(extension_type: ExtensionType | int, body: WireStruct) -> Extension:

@@ -46,10 +46,9 @@ from teachtls.wire.codec import (
     StructOf,
     VectorOf,
     WireStruct,
-    Writer,
+    build_struct,
     read_struct,
     wire,
-    write_struct,
 )
 from teachtls.wire.enums import (
     CipherSuite,
@@ -329,8 +328,9 @@ def parse_handshake(
     if message_class is ServerHello and raw[6:38] == HELLO_RETRY_REQUEST_RANDOM:
         root = "HelloRetryRequest"
     reader = Reader(raw, root, record=record)
-    with reader.field("msg_type"):
-        reader.uint(1, describe=_type_name)
+    msg_type = reader.uint(1)
+    if record:
+        reader.leaf(0, _type_name(msg_type), "msg_type")
     with reader.block(3):  # uint24 length: the remaining bytes of the message
         message = read_struct(reader, message_class)
     reader.expect_end()
@@ -344,8 +344,5 @@ def _type_name(value: int) -> str:
 
 def build_handshake(message: HandshakeMessage) -> bytes:
     """The inverse of `parse_handshake`: envelope plus body bytes."""
-    writer = Writer()
-    writer.uint(1, int(message.msg_type))
-    with writer.block(3):
-        write_struct(writer, message)
-    return writer.getvalue()
+    body = build_struct(message)
+    return message.msg_type.to_bytes(1, "big") + len(body).to_bytes(3, "big") + body
