@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,14 @@ from teachtls.trace import (
     TranscriptUpdated,
     dump_jsonl,
     dumps_jsonl,
+    jsonl,
     load_jsonl,
     load_jsonl_with_header,
     loads_jsonl,
     loads_jsonl_with_header,
 )
 from teachtls.wire.codec import FieldSpan
+from teachtls.wire.enums import ContentType
 
 
 def filler(byte: int, length: int = 32) -> bytes:
@@ -346,13 +349,123 @@ def test_metadata_is_read_back(tmp_path: Path) -> None:
     assert events == SAMPLE_EVENTS[:2]
 
 
-def test_wrong_value_type_is_refused_when_writing() -> None:
-    bad = Note(role="client", text=b"not a str")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"Note\.text"):
-        dumps_jsonl([bad])
-    not_bool = CheckPerformed(role="client", check="x", passed=1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"CheckPerformed\.passed"):
-        dumps_jsonl([not_bool])
+# --- the JSON text ---------------------------------------------------------------
+# The writer makes each line's text itself, for speed; it must be byte for
+# byte what `json.dumps` writes for the event's JSON value (a dict of its
+# fields, as the module docstring's table says), with lone surrogates escaped.
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple):
+        return [json_value(item) for item in value]
+    if attrs.has(type(value)):
+        return {field.name: json_value(getattr(value, field.name)) for field in attrs.fields(type(value))}
+    return value
+
+
+def json_dumps_line(event: TraceEvent) -> str:
+    text = json.dumps({"event": type(event).__name__, **json_value(event)}, ensure_ascii=False)
+    return re.sub("[\ud800-\udfff]", lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def test_lines_are_what_json_dumps_writes() -> None:
+    assert trace_lines(dumps_jsonl(SAMPLE_EVENTS))[1:] == [json_dumps_line(event) for event in SAMPLE_EVENTS]
+
+
+any_text = st.text(st.characters(exclude_categories=()))  # lone surrogates too
+any_int = st.integers(min_value=-(2**70), max_value=2**70)
+
+
+@given(
+    text=any_text,
+    spans=st.lists(st.builds(FieldSpan, path=any_text, start=any_int, end=any_int, value=any_text)).map(tuple),
+)
+def test_any_text_is_written_as_json_dumps_does(text: str, spans: tuple[FieldSpan, ...]) -> None:
+    events: list[TraceEvent] = [
+        Note(role=text, text=text),
+        MessageReceived(role="server", name=text, msg_type=-1, raw=b"", fields=spans, summary=text),
+    ]
+    written = dumps_jsonl(events)
+    assert trace_lines(written)[1:] == [json_dumps_line(event) for event in events]
+    assert loads_jsonl(written) == events
+
+
+def test_an_int_enum_is_written_as_its_number() -> None:
+    handshake = ContentType.handshake
+    record = RecordSent(
+        role="client",
+        content_type=handshake,
+        raw=b"",
+        protection="plaintext",
+        sequence_number=0,
+        inner_content_type=handshake,
+    )
+    message = MessageSent(
+        role="client", name="X", msg_type=1, raw=b"", fields=(FieldSpan(path="X.a", start=handshake, end=23, value=""),)
+    )
+    objects = json_objects(dumps_jsonl([record, message]))
+    assert objects[1]["content_type"] == objects[1]["inner_content_type"] == 22
+    assert objects[2]["fields"] == [{"path": "X.a", "start": 22, "end": 23, "value": ""}]
+    assert loads_jsonl(dumps_jsonl([record, message])) == [record, message]
+
+
+SPAN = FieldSpan(path="X.a", start=0, end=1, value="1")
+
+
+@pytest.mark.parametrize(
+    ("event", "where"),
+    [
+        (Note(role="client", text=b"not a str"), r"Note\.text: expected str, got bytes"),  # type: ignore[arg-type]
+        (Note(role=None, text="x"), r"Note\.role: expected str, got NoneType"),  # type: ignore[arg-type]
+        (
+            CheckPerformed(role="client", check="x", passed=1),  # type: ignore[arg-type]
+            r"CheckPerformed\.passed: expected bool, got int",
+        ),
+        (
+            RecordReceived(
+                role="client", content_type=22, raw=b"", protection="x", sequence_number=0, inner_content_type=True
+            ),
+            r"RecordReceived\.inner_content_type: expected int, got bool",
+        ),
+        (
+            RecordReceived(role="client", content_type=22, raw=bytearray(b"x"), protection="x", sequence_number=0),  # type: ignore[arg-type]
+            r"RecordReceived\.raw: expected bytes, got bytearray",
+        ),
+        (
+            CertificateChecked(role="client", subject="x", server_name="x", checked=("chain", 3), ok=True),  # type: ignore[arg-type]
+            r"CertificateChecked\.checked\[1\]: expected str, got int",
+        ),
+        (
+            MessageSent(role="client", name="X", msg_type=1, raw=b"", fields=[SPAN]),  # type: ignore[arg-type]
+            r"MessageSent\.fields: expected a tuple, got list",
+        ),
+        (
+            MessageSent(role="client", name="X", msg_type=1, raw=b"", fields=(SPAN, "X.b")),  # type: ignore[arg-type]
+            r"MessageSent\.fields\[1\]: expected FieldSpan, got str",
+        ),
+        (
+            MessageSent(
+                role="client",
+                name="X",
+                msg_type=1,
+                raw=b"",
+                fields=(SPAN, FieldSpan(path="X.b", start="1", end=2, value="2")),  # type: ignore[arg-type]
+            ),
+            r"MessageSent\.fields\[1\]\.start: expected int, got str",
+        ),
+        (
+            MessageSent(
+                role="client", name="X", msg_type=1, raw=b"", fields=(SPAN, SPAN, attrs.evolve(SPAN, end=True))
+            ),
+            r"MessageSent\.fields\[2\]\.end: expected int, got bool",
+        ),
+    ],
+)
+def test_a_wrong_value_is_named_exactly(event: TraceEvent, where: str) -> None:
+    with pytest.raises(TypeError, match=f"^{where}$"):
+        dumps_jsonl([event])
 
 
 # --- redaction -------------------------------------------------------------------
@@ -513,6 +626,29 @@ def test_jsonl_writer_leaves_a_callers_file_open() -> None:
         writer(SAMPLE_EVENTS[0])
     assert not buffer.closed
     assert buffer.getvalue() == dumps_jsonl(SAMPLE_EVENTS[:1])
+
+
+def test_jsonl_writer_writes_lone_surrogates_to_a_callers_file_as_dump_does() -> None:
+    events: list[TraceEvent] = [Note(role="server", text="bad \udcff name")]
+    buffer = io.StringIO()
+    with JsonlWriter(buffer) as writer:
+        writer(events[0])
+    assert buffer.getvalue() == dumps_jsonl(events)
+    assert "\\udcff" in buffer.getvalue()
+
+
+class Trickle(io.FileIO):
+    """A file that takes at most 7 bytes per write, as a pipe may take fewer than it is given."""
+
+    def write(self, data: Any) -> int:
+        return super().write(bytes(data[:7]))
+
+
+def test_jsonl_writer_writes_all_of_every_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonl, "open", lambda path, mode, buffering: Trickle(path, "w"), raising=False)
+    path = tmp_path / "live.jsonl"
+    dump_jsonl(SAMPLE_EVENTS, path)
+    assert path.read_text(encoding="utf-8") == dumps_jsonl(SAMPLE_EVENTS)
 
 
 # --- the documentation -------------------------------------------------------------
