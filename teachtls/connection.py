@@ -1134,7 +1134,8 @@ class Connection:
 
     def choose(self, subject: str, choice: str, reason: str) -> None:
         """Trace a negotiation decision and why it was taken."""
-        self.observe(trace.ChoiceMade(role=self.role, subject=subject, choice=choice, reason=reason))
+        if self.tracing:
+            self.observe(trace.ChoiceMade(role=self.role, subject=subject, choice=choice, reason=reason))
 
     # Where the RFC describes what is negotiated (DTLS overrides it).
     negotiation_rfc = "RFC 8446 §4.1.1"
@@ -1156,19 +1157,20 @@ class Connection:
             resumed=self.resumed,
             early_data_accepted=self.early_data_accepted,
         )
-        self.observe(
-            trace.ParametersNegotiated(
-                role=self.role,
-                version=completed.version,
-                cipher_suite=completed.cipher_suite,
-                group=completed.group,
-                signature_scheme=completed.signature_scheme,
-                alpn=(self.alpn_protocol or b"").decode("ascii", "replace"),
-                server_name=self.server_name or "",
-                hello_retry=self.hello_retry,
-                rfc=self.negotiation_rfc,
+        if self.tracing:
+            self.observe(
+                trace.ParametersNegotiated(
+                    role=self.role,
+                    version=completed.version,
+                    cipher_suite=completed.cipher_suite,
+                    group=completed.group,
+                    signature_scheme=completed.signature_scheme,
+                    alpn=(self.alpn_protocol or b"").decode("ascii", "replace"),
+                    server_name=self.server_name or "",
+                    hello_retry=self.hello_retry,
+                    rfc=self.negotiation_rfc,
+                )
             )
-        )
         return completed
 
     def allow_change_cipher_spec(self, allowed: bool) -> None:

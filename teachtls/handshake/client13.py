@@ -27,6 +27,7 @@ Not here yet: PSK resumption and 0-RTT (the session-lifecycle work), TLS 1.2.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import ClassVar
 
@@ -393,16 +394,17 @@ class ClientConnection(Client12Handshake):
                 rfc="RFC 8446 §4.2.8",
             ) from None
         self.group = server_share.group
-        self.observe(
-            trace.KeyExchangeComputed(
-                role=self.role,
-                group=name_of(server_share.group),
-                client_share=own_share.public_bytes(),
-                server_share=server_share.key_exchange,
-                private_key=own_share.private_bytes(),
-                shared_secret=shared_secret,
+        if self.tracing:
+            self.observe(
+                trace.KeyExchangeComputed(
+                    role=self.role,
+                    group=name_of(server_share.group),
+                    client_share=own_share.public_bytes(),
+                    server_share=server_share.key_exchange,
+                    private_key=own_share.private_bytes(),
+                    shared_secret=shared_secret,
+                )
             )
-        )
         # While 0-RTT data may still be accepted, we keep writing with the early keys.
         self.compute_handshake_secrets(shared_secret, install_write=not (self.resumed and self.early_data_offered))
         return State.WAIT_EE
@@ -736,6 +738,7 @@ class ClientConnection(Client12Handshake):
         return State.CONNECTED
 
 
+@functools.lru_cache(maxsize=256)  # a client dials the same few names again and again
 def _is_ip_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)

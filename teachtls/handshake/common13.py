@@ -239,15 +239,16 @@ class Handshake13(Connection):
 
     def send_finished(self) -> None:
         finished_key, transcript_hash, verify_data = self.finished_verify_data(self.role)
-        self.observe(
-            trace.FinishedComputed(
-                role=self.role,
-                sender=self.role,
-                transcript_hash=transcript_hash,
-                finished_key=finished_key,
-                verify_data=verify_data,
+        if self.tracing:
+            self.observe(
+                trace.FinishedComputed(
+                    role=self.role,
+                    sender=self.role,
+                    transcript_hash=transcript_hash,
+                    finished_key=finished_key,
+                    verify_data=verify_data,
+                )
             )
-        )
         self.send_handshake(Finished(verify_data=verify_data))
 
     def check_finished(self, message: Finished, raw: bytes) -> None:
@@ -261,17 +262,18 @@ class Handshake13(Connection):
                 rfc="RFC 8446 §4.4.4",
             )
         ok = constant_time_equal(message.verify_data, expected)
-        self.observe(
-            trace.FinishedVerified(
-                role=self.role,
-                sender=self.peer_role,
-                transcript_hash=transcript_hash,
-                finished_key=finished_key,
-                verify_data=expected,
-                received=message.verify_data,
-                ok=ok,
+        if self.tracing:
+            self.observe(
+                trace.FinishedVerified(
+                    role=self.role,
+                    sender=self.peer_role,
+                    transcript_hash=transcript_hash,
+                    finished_key=finished_key,
+                    verify_data=expected,
+                    received=message.verify_data,
+                    ok=ok,
+                )
             )
-        )
         self.check(
             ok,
             f"{self.peer_role}_finished",
@@ -311,7 +313,8 @@ class Handshake13(Connection):
                 raise alerts.InternalError("no private key to sign CertificateVerify", rfc="RFC 8446 §4.4.3")
             signed = signature.sign(self.config.private_key, scheme, content)  # type: ignore[arg-type]
         self.signature_scheme = scheme
-        self.observe(trace.SignatureCreated(role=self.role, scheme=scheme.name, content=content, signature=signed))
+        if self.tracing:
+            self.observe(trace.SignatureCreated(role=self.role, scheme=scheme.name, content=content, signature=signed))
         self.send_handshake(CertificateVerify(algorithm=scheme, signature=signed))
 
     # --- the peer's certificate and CertificateVerify --------------------------------
@@ -447,16 +450,17 @@ class Handshake13(Connection):
             ok = True
         except signature.SignatureError:
             ok = False
-        self.observe(
-            trace.SignatureVerified(
-                role=self.role,
-                scheme=name_of(to_enum(SignatureScheme, scheme)),
-                content=content,
-                signature=signed,
-                ok=ok,
-                rfc=rfc,
+        if self.tracing:
+            self.observe(
+                trace.SignatureVerified(
+                    role=self.role,
+                    scheme=name_of(to_enum(SignatureScheme, scheme)),
+                    content=content,
+                    signature=signed,
+                    ok=ok,
+                    rfc=rfc,
+                )
             )
-        )
         self.check(ok, check, alerts.DecryptError, reason, rfc)
 
     def check_certificate_verify(self, message: CertificateVerify, raw: bytes, offered: tuple[int, ...]) -> None:

@@ -500,16 +500,17 @@ class ServerConnection(Server12Handshake):
             self.group = group
             server_share = KeyShareEntry(group=group, key_exchange=server_key_exchange_bytes)
             extensions.append(make_extension(E.key_share, KeyShareServerHello(server_share)))
-            self.observe(
-                trace.KeyExchangeComputed(
-                    role=self.role,
-                    group=group.name,
-                    client_share=client_share.key_exchange,
-                    server_share=server_key_exchange_bytes,
-                    private_key=private_share.private_bytes() if private_share is not None else b"",
-                    shared_secret=shared_secret,
+            if self.tracing:
+                self.observe(
+                    trace.KeyExchangeComputed(
+                        role=self.role,
+                        group=group.name,
+                        client_share=client_share.key_exchange,
+                        server_share=server_key_exchange_bytes,
+                        private_key=private_share.private_bytes() if private_share is not None else b"",
+                        shared_secret=shared_secret,
+                    )
                 )
-            )
         extensions.append(make_extension(E.supported_versions, SupportedVersionsServerHello(ProtocolVersion.TLS1_3)))
         self.send_handshake(
             ServerHello(

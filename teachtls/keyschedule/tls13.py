@@ -64,6 +64,8 @@ From the traffic secrets come the record keys (§7.3), the Finished MACs
 
 from __future__ import annotations
 
+import functools
+
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from teachtls.crypto.aead import CipherSuiteParams
@@ -152,6 +154,7 @@ def derive_secret(
     return hkdf_expand_label(hash_alg, secret, label, transcript_hash, hash_alg.digest_size, prefix)
 
 
+@functools.cache  # a constant of each hash function: computed once, not twice per handshake
 def empty_hash(hash_alg: HashAlg) -> bytes:
     """Transcript-Hash("") = Hash(""), the context of every "derived" step."""
     return hash_alg.digest(b"")

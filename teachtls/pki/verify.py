@@ -397,6 +397,7 @@ def _no_names(leaf: x509.Certificate) -> str:
 # --- helpers -----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # a client checks the same few names again and again
 def _subject_for(server_name: str) -> Subject:
     """The verifier's subject for a name: an IP address if it parses as one.
 
