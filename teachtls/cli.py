@@ -112,7 +112,7 @@ from teachtls.sessions import SessionState, SessionStore, StatelessTickets
 from teachtls.trace.events import TraceEvent
 from teachtls.trace.jsonl import JsonlWriter, dump_jsonl
 from teachtls.trace.keylog import KeylogWriter
-from teachtls.trace.observer import Observer, Recorder, fan_out, ignore
+from teachtls.trace.observer import Observer, Recorder, fan_out, flush_of, ignore
 from teachtls.wire.enums import ProtocolVersion
 
 # --tls-version VERSION -> the one protocol version a Config then allows.
@@ -431,7 +431,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 # One writer per connection (each follows its own handshake),
                 # all appending to one file; the lock keeps lines whole.
                 keylog = stack.enter_context(KeylogWriter(args.keylog))
-                observers.append(locked(keylog, keylog_lock))
+                observers.append(Locked(keylog, keylog_lock))
             yield attrs.evolve(base, observer=fan_out(*observers) if observers else ignore)
 
     if args.dtls:
@@ -463,14 +463,21 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def locked(observer: Observer, lock: threading.Lock) -> Observer:
-    """`observer`, called by one thread at a time."""
+class Locked:
+    """`observer`, called (and flushed, should it buffer) by one thread at a time."""
 
-    def call(event: TraceEvent) -> None:
-        with lock:
-            observer(event)
+    def __init__(self, observer: Observer, lock: threading.Lock) -> None:
+        self.observer = observer
+        self.flush_observer = flush_of(observer)
+        self.lock = lock
 
-    return call
+    def __call__(self, event: TraceEvent) -> None:
+        with self.lock:
+            self.observer(event)
+
+    def flush(self) -> None:
+        with self.lock:
+            self.flush_observer()
 
 
 class LockedSessionStore:

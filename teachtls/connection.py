@@ -190,6 +190,7 @@ class Connection:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.observe = config.observer
+        self.flush_observer = getattr(config.observer, "flush", None)  # if it buffers (trace/observer.py)
         self.tracing = config.observer is not ignore
         self.state = State.START
         self.table = TABLES[self.machine]
@@ -246,6 +247,10 @@ class Connection:
         self.flush()
         data = b"".join(self._outgoing)
         self._outgoing = []
+        # The sans-I/O boundary: the application gets control back and may
+        # wait for the network, so a buffering observer writes its events now.
+        if self.flush_observer is not None:
+            self.flush_observer()
         return data
 
     def receive_data(self, data: bytes) -> list[Event]:
@@ -258,6 +263,15 @@ class Connection:
         to send is then in `data_to_send()` and the connection is closed), or
         `RemoteAlert` when the peer sent a fatal alert. Events produced before
         the error are kept on the exception as `.events`."""
+        try:
+            return self._receive(data)
+        finally:
+            # The sans-I/O boundary, also when raising: the application gets
+            # control back, so a buffering observer writes its events now.
+            if self.flush_observer is not None:
+                self.flush_observer()
+
+    def _receive(self, data: bytes) -> list[Event]:
         if self.closed:
             raise alerts.ConnectionClosed("the connection is closed")
         if self.handshake_started_at is None:
@@ -314,6 +328,8 @@ class Connection:
             )
         )
         self._close()
+        if self.flush_observer is not None:  # the I/O layer calls this directly: a boundary too
+            self.flush_observer()
         raise alerts.HandshakeTimeout(f"the handshake did not finish within {self.config.handshake_timeout_ms} ms")
 
     def send_application_data(self, data: bytes) -> None:

@@ -607,12 +607,13 @@ def test_jsonl_writer_streams_the_same_text_as_dump(tmp_path: Path, redact: bool
     assert path.read_text(encoding="utf-8") == dumps_jsonl(SAMPLE_EVENTS, redact=redact, metadata={"live": True})
 
 
-def test_jsonl_writer_flushes_each_event(tmp_path: Path) -> None:
+def test_jsonl_writer_writes_every_event_so_far_on_flush(tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
     writer = JsonlWriter(path)
     assert load_jsonl(path) == []  # the header is there at once
     for count, event in enumerate(SAMPLE_EVENTS, start=1):
         writer(event)
+        writer.flush()  # as a connection does when it returns (tests/test_observer_flush.py)
         assert load_jsonl(path) == SAMPLE_EVENTS[:count]
     writer.close()
     writer.close()  # closing twice is harmless

@@ -214,6 +214,10 @@ class DatagramConnection(Connection):
         if current:
             datagrams.append(current)
         self._outgoing = []
+        # The sans-I/O boundary: the application gets control back and may
+        # wait for the network, so a buffering observer writes its events now.
+        if self.flush_observer is not None:
+            self.flush_observer()
         return datagrams
 
     def data_to_send(self) -> bytes:
@@ -255,12 +259,18 @@ class DatagramConnection(Connection):
         with `datagrams_to_send()`."""
         if self.closed:
             return
-        self.check_timeout()
-        now = self.config.clock()
-        if self.timer.expired(now):
-            waited = self.timer.current
-            self.timer.back_off()
-            self._retransmit(f"no answer within {waited:g} s")
+        try:
+            self.check_timeout()
+            now = self.config.clock()
+            if self.timer.expired(now):
+                waited = self.timer.current
+                self.timer.back_off()
+                self._retransmit(f"no answer within {waited:g} s")
+        finally:
+            # Usually `datagrams_to_send()` follows and writes the events; not
+            # after `HandshakeTimeout`, so a buffering observer writes them now.
+            if self.flush_observer is not None:
+                self.flush_observer()
 
     def set_mtu(self, mtu: int) -> None:
         """gnutls_dtls_set_mtu: the largest datagram to send, in bytes (UDP payload)."""

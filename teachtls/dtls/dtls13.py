@@ -144,7 +144,9 @@ RFC9147_FOR = {
 
 
 def cite_rfc9147(observer: Observer) -> Observer:
-    """`observer`, with RFC 6347 clauses replaced by their RFC 9147 counterparts."""
+    """`observer`, with RFC 6347 clauses replaced by their RFC 9147 counterparts.
+
+    Only for events: the connection flushes `config.observer` itself."""
 
     def observe(event: trace.TraceEvent) -> None:
         rfc = RFC9147_FOR.get(event.rfc)

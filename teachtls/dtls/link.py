@@ -39,7 +39,7 @@ from teachtls.dtls.connection import DatagramConnection
 from teachtls.dtls.record13 import DTLSCiphertextRecord, split_datagram
 from teachtls.handshake import alerts
 from teachtls.trace import events as trace
-from teachtls.trace.observer import Observer, ignore
+from teachtls.trace.observer import Observer, flush_of, ignore
 from teachtls.wire.enums import ContentType, name_of, to_enum
 
 ROLES = ("client", "server")
@@ -88,6 +88,7 @@ class LossyLink:
         self.reorder = reorder
         self.drop_numbers = set(drop_numbers)
         self.observe = observer
+        self.flush_observer = flush_of(observer)
         self.sent = 0
         self.in_flight: list[Datagram] = []
         self.dropped: list[Datagram] = []
@@ -137,6 +138,9 @@ class LossyLink:
                 rfc="RFC 6347 §3.2",
             )
         )
+        # This happens between two calls of a connection, so no connection
+        # flushes a buffering observer for it (trace/observer.py): we do.
+        self.flush_observer()
 
 
 class DatagramPair:

@@ -118,7 +118,7 @@ from teachtls.crypto.signature import load_certificate_chain, load_private_key
 from teachtls.handshake.server13 import ServerConnection
 from teachtls.net.session import DEFAULT_TIMEOUT, TLSSession, describe_error
 from teachtls.trace.events import TraceEvent
-from teachtls.trace.observer import Observer, Recorder, ignore
+from teachtls.trace.observer import Observer, Recorder, flush_of, ignore
 from teachtls.wire.enums import NamedGroup
 
 ConfigFactory = Callable[[int], AbstractContextManager[Config]]
@@ -740,10 +740,15 @@ class ConnectionRecorder(Recorder):
     def __init__(self, also: Observer = ignore) -> None:
         super().__init__()
         self.also = also
+        self.flush_also = flush_of(also)
 
     def __call__(self, event: TraceEvent) -> None:
         super().__call__(event)
         self.also(event)
+
+    def flush(self) -> None:
+        """Flush `also`, should it buffer (a trace file does: trace/observer.py)."""
+        self.flush_also()
 
 
 def hybrid_first(groups: Sequence[int]) -> tuple[int, ...]:

@@ -1,8 +1,8 @@
 """Tracing: the events a connection emits, where they go, and how they are saved.
 
 * `events`: one frozen attrs class per teachable step (`SecretDerived`, ...).
-* `observer`: the `Observer` callable type, the default `ignore`, `Recorder`
-  and `fan_out`.
+* `observer`: the `Observer` callable type, the default `ignore`, `Recorder`,
+  `fan_out`, and `flush_of` for observers that buffer.
 * `jsonl`: traces as JSON Lines files (`dump_jsonl`, `load_jsonl`,
   `JsonlWriter`); the format is described in docs/trace-schema.md.
 * `keylog`: NSS key log (SSLKEYLOGFILE) lines for Wireshark (`keylog_lines`,
@@ -51,7 +51,7 @@ from teachtls.trace.jsonl import (
     loads_jsonl_with_header,
 )
 from teachtls.trace.keylog import KeylogWriter, keylog_lines, write_keylog
-from teachtls.trace.observer import Observer, Recorder, fan_out, ignore
+from teachtls.trace.observer import Observer, Recorder, fan_out, flush_of, ignore
 from teachtls.trace.trace import Trace
 
 __all__ = [
@@ -88,6 +88,7 @@ __all__ = [
     "ignore",
     "Recorder",
     "fan_out",
+    "flush_of",
     # JSON Lines
     "TraceFormatError",
     "dump_jsonl",

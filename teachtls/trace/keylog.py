@@ -189,7 +189,7 @@ class KeylogWriter:
     connection while it runs. Use it as a context manager, or call `close()`.
 
         with KeylogWriter("keys.log") as keylog:
-            connection = ClientConnection(config, observer=fan_out(recorder, keylog))
+            connection = ClientConnection(attrs.evolve(config, observer=fan_out(recorder, keylog)))
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
