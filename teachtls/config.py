@@ -173,11 +173,19 @@ class Config:
     # --- tracing ---------------------------------------------------------------
     observer: Observer = ignore
 
-    # --- worked out once per Config --------------------------------------------
+    # --- worked out once ----------------------------------------------------------
 
-    @functools.cached_property
+    @property
     def certificate_chain_der(self) -> tuple[bytes, ...]:
         """`certificate_chain` encoded as DER, as the Certificate message carries it
-        (RFC 8446 §4.4.2, RFC 5246 §7.4.2). Encoded once per Config, the way
-        OpenSSL's SSL_CTX keeps its chain ready to send, not once per handshake."""
-        return tuple(certificate.public_bytes(Encoding.DER) for certificate in self.certificate_chain)
+        (RFC 8446 §4.4.2, RFC 5246 §7.4.2)."""
+        return _der_encoded(self.certificate_chain)
+
+
+# Encoded once per chain, the way OpenSSL's SSL_CTX keeps its chain ready to
+# send, rather than once per handshake -- and per chain rather than per Config,
+# because a server typically copies its Config for every connection
+# (`attrs.evolve(config, observer=...)`).
+@functools.lru_cache(maxsize=64)
+def _der_encoded(chain: tuple[x509.Certificate, ...]) -> tuple[bytes, ...]:
+    return tuple(certificate.public_bytes(Encoding.DER) for certificate in chain)
