@@ -55,6 +55,13 @@ from pathlib import Path
 
 import attrs
 import cryptography
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.verification import DNSName, PolicyBuilder, Store
 
 # Run as a script from anywhere: make the repository's package importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,6 +83,7 @@ DISTURBED = 0.15  # how far wall-clock and CPU-time ratios may differ in an undi
 # (tests/test_benchmark_script.py) checks that each one appears.
 ROW_HANDSHAKE_ECDSA = "TLS 1.3 full handshake, ECDSA P-256, x25519"
 ROW_HANDSHAKE_RSA = "TLS 1.3 full handshake, RSA-2048, x25519"
+ROW_CRYPTO_FLOOR = "Its calls into cryptography alone (ECDSA P-256, x25519)"
 ROW_HANDSHAKE_MLKEM = "TLS 1.3 full handshake, ECDSA P-256, X25519MLKEM768"
 ROW_RESUMPTION = "TLS 1.3 PSK resumption (psk_dhe_ke, x25519)"
 ROW_TLS12 = "TLS 1.2 ECDHE handshake, ECDSA P-256, x25519"
@@ -86,6 +94,7 @@ ROW_RENDER = "Render one handshake trace: sequence_svg + render_html"
 ROWS = (
     ROW_HANDSHAKE_ECDSA,
     ROW_HANDSHAKE_RSA,
+    ROW_CRYPTO_FLOOR,
     ROW_HANDSHAKE_MLKEM,
     ROW_RESUMPTION,
     ROW_TLS12,
@@ -267,6 +276,90 @@ def teachtls_handshake(
 
 
 # =====================================================================
+# the floor: what a handshake asks of `cryptography`, and nothing else
+# =====================================================================
+
+# What one untraced TLS 1.3 handshake (both roles, ECDSA P-256, x25519,
+# TLS_AES_256_GCM_SHA384, no tickets) calls in `cryptography`, counted with
+# cProfile; tests/test_benchmark_script.py checks the counts still match.
+FLOOR_CALLS = {
+    "x25519 key generation": 2,
+    "x25519 exchange": 2,
+    "ECDSA signature (CertificateVerify)": 1,
+    "ECDSA verification (CertificateVerify)": 1,
+    "certificate parsing": 1,
+    "chain verification (x509.verification)": 1,
+    "HKDF-Expand": 36,
+    "HKDF-Extract": 6,
+    "HMAC (Finished)": 4,
+    "AES-256-GCM keys": 8,
+    "AES-256-GCM seal or open": 4,
+}
+
+
+def cryptography_floor(identity: Identity) -> Callable[[], None]:
+    """A function making the same `cryptography` calls as one handshake, with
+    inputs of the same sizes -- no parsing, no state machine, no Python of
+    teachtls's: the part of a handshake no TLS stack written in Python can
+    avoid, measured against the whole of `ssl`'s handshake."""
+    leaf_der = identity.leaf.certificate.public_bytes(Encoding.DER)
+    private_key = identity.leaf.private_key
+    assert isinstance(private_key, ec.EllipticCurvePrivateKey)
+    store = Store([identity.ca.certificate])
+    sha384 = hashes.SHA384()
+    secret, info, content = bytes(48), bytes(60), bytes(130)
+
+    def handshake_crypto() -> None:
+        client, server = x25519.X25519PrivateKey.generate(), x25519.X25519PrivateKey.generate()
+        client_share = client.public_key().public_bytes_raw()
+        server_share = server.public_key().public_bytes_raw()
+        server.exchange(x25519.X25519PublicKey.from_public_bytes(client_share))
+        client.exchange(x25519.X25519PublicKey.from_public_bytes(server_share))
+        signature = private_key.sign(content, ec.ECDSA(hashes.SHA256()))
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        leaf.subject, leaf.issuer, leaf.extensions  # noqa: B018 (as teachtls's load_certificate)
+        public_key = leaf.public_key()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        public_key.verify(signature, content, ec.ECDSA(hashes.SHA256()))
+        now = datetime.datetime.now(datetime.UTC)
+        PolicyBuilder().store(store).time(now).build_server_verifier(DNSName(SERVER_NAME)).verify(leaf, [])
+        for _ in range(36):
+            HKDFExpand(sha384, 48, info).derive(secret)
+        for _ in range(6):
+            HKDF.extract(sha384, secret, secret)
+        for _ in range(4):
+            mac = hmac.HMAC(secret, sha384)
+            mac.update(secret)
+            mac.finalize()
+        keys = [AESGCM(bytes(32)) for _ in range(8)]
+        nonce = bytes(12)
+        flight = keys[0].encrypt(nonce, bytes(700), b"")  # the server's encrypted flight, one record
+        keys[1].decrypt(nonce, flight, b"")
+        finished = keys[2].encrypt(nonce, bytes(53), b"")  # the client's Finished
+        keys[3].decrypt(nonce, finished, b"")
+        for _ in range(2):  # the two transcript hashes
+            transcript = hashes.Hash(sha384)
+            for _ in range(7):
+                transcript.update(content)
+                transcript.copy().finalize()
+
+    return handshake_crypto
+
+
+def floor_row(identity: Identity, repetitions: int) -> Row:
+    calls = ", ".join(f"{what} ×{count}" for what, count in FLOOR_CALLS.items())
+    return comparison_row(
+        ROW_CRYPTO_FLOOR,
+        cryptography_floor(identity),
+        functools.partial(ssl_handshake, ssl_setup(identity)),
+        repetitions,
+        target=None,
+        note=f"the calls one teachtls handshake makes, both roles: {calls};"
+        " the ssl side is its whole handshake, as in the first row",
+    )
+
+
+# =====================================================================
 # the ssl side
 # =====================================================================
 
@@ -440,6 +533,8 @@ def handshake_rows(identities: dict[str, Identity], repetitions: int) -> list[Ro
                 note=note,
             )
         )
+
+    rows.append(floor_row(ecdsa, repetitions))
 
     hybrid, classic = teachtls_setup(ecdsa, group=NamedGroup.X25519MLKEM768), ssl_setup(ecdsa)
     note = check_same(teachtls_handshake(hybrid)[2], ssl_handshake(classic), group="X25519MLKEM768")
