@@ -57,7 +57,7 @@ from teachtls.handshake.states import TABLES, RecordMessage, State, Trigger
 from teachtls.handshake.transcript import Transcript
 from teachtls.keyschedule import tls13 as keyschedule
 from teachtls.trace import events as trace
-from teachtls.trace.observer import ignore
+from teachtls.trace.observer import flush_of, ignore
 from teachtls.wire import record as wire_record
 from teachtls.wire.codec import DecodeError as WireDecodeError
 from teachtls.wire.enums import (
@@ -190,7 +190,7 @@ class Connection:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.observe = config.observer
-        self.flush_observer = getattr(config.observer, "flush", None)  # if it buffers (trace/observer.py)
+        self.flush_observer = flush_of(config.observer)  # writes what a buffering observer kept
         self.tracing = config.observer is not ignore
         self.state = State.START
         self.table = TABLES[self.machine]
@@ -249,8 +249,7 @@ class Connection:
         self._outgoing = []
         # The sans-I/O boundary: the application gets control back and may
         # wait for the network, so a buffering observer writes its events now.
-        if self.flush_observer is not None:
-            self.flush_observer()
+        self.flush_observer()
         return data
 
     def receive_data(self, data: bytes) -> list[Event]:
@@ -268,8 +267,7 @@ class Connection:
         finally:
             # The sans-I/O boundary, also when raising: the application gets
             # control back, so a buffering observer writes its events now.
-            if self.flush_observer is not None:
-                self.flush_observer()
+            self.flush_observer()
 
     def _receive(self, data: bytes) -> list[Event]:
         if self.closed:
@@ -328,8 +326,7 @@ class Connection:
             )
         )
         self._close()
-        if self.flush_observer is not None:  # the I/O layer calls this directly: a boundary too
-            self.flush_observer()
+        self.flush_observer()  # the I/O layer calls this directly: a boundary too
         raise alerts.HandshakeTimeout(f"the handshake did not finish within {self.config.handshake_timeout_ms} ms")
 
     def send_application_data(self, data: bytes) -> None:

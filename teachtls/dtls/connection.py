@@ -216,8 +216,7 @@ class DatagramConnection(Connection):
         self._outgoing = []
         # The sans-I/O boundary: the application gets control back and may
         # wait for the network, so a buffering observer writes its events now.
-        if self.flush_observer is not None:
-            self.flush_observer()
+        self.flush_observer()
         return datagrams
 
     def data_to_send(self) -> bytes:
@@ -269,8 +268,7 @@ class DatagramConnection(Connection):
         finally:
             # Usually `datagrams_to_send()` follows and writes the events; not
             # after `HandshakeTimeout`, so a buffering observer writes them now.
-            if self.flush_observer is not None:
-                self.flush_observer()
+            self.flush_observer()
 
     def set_mtu(self, mtu: int) -> None:
         """gnutls_dtls_set_mtu: the largest datagram to send, in bytes (UDP payload)."""
