@@ -134,7 +134,7 @@ def test_split_datagram_with_every_kind_of_record() -> None:
         (bytes([0b00101110, 1]), "too few for a 5-byte unified header"),
         (record13.build_unified_header(2, 0, 50) + bytes(10), "announces 50 bytes, the datagram holds 10"),
         (bytes([0b00111110]) + bytes(40), "connection ID"),
-        (b"\x16\xfe\xfd", "too few for a 13-byte header"),
+        (b"\x16\xfe\xfd", "too few for a 13-byte record header"),
     ],
 )
 def test_truncated_and_unframeable_records(datagram: bytes, problem: str) -> None:

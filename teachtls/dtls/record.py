@@ -144,27 +144,30 @@ def split_datagram(datagram: bytes) -> SplitDatagram:
     offset = 0
     while offset < len(datagram):
         rest = datagram[offset:]
-        if len(rest) < HEADER_LENGTH:
-            return SplitDatagram(tuple(records), rest, f"{len(rest)} bytes left, too few for a 13-byte record header")
-        length = int.from_bytes(rest[11:13], "big")
-        if HEADER_LENGTH + length > len(rest):
-            return SplitDatagram(
-                tuple(records),
-                rest,
-                f"the record header announces {length} bytes, the datagram holds {len(rest) - HEADER_LENGTH}",
-            )
-        raw = rest[: HEADER_LENGTH + length]
-        records.append(
-            DTLSRecord(
-                content_type=raw[0],
-                version=int.from_bytes(raw[1:3], "big"),
-                epoch=int.from_bytes(raw[3:5], "big"),
-                sequence_number=int.from_bytes(raw[5:11], "big"),
-                raw=raw,
-            )
-        )
-        offset += HEADER_LENGTH + length
+        found = read_plaintext_record(rest)
+        if isinstance(found, str):
+            return SplitDatagram(tuple(records), rest, found)
+        records.append(found)
+        offset += len(found.raw)
     return SplitDatagram(tuple(records))
+
+
+def read_plaintext_record(data: bytes) -> DTLSRecord | str:
+    """The DTLSPlaintext record at the start of `data` (RFC 6347 §4.1), or,
+    when its header or its fragment runs past the end, why it cannot be read."""
+    if len(data) < HEADER_LENGTH:
+        return f"{len(data)} bytes left, too few for a 13-byte record header"
+    length = int.from_bytes(data[11:13], "big")
+    if HEADER_LENGTH + length > len(data):
+        return f"the record header announces {length} bytes, the datagram holds {len(data) - HEADER_LENGTH}"
+    raw = data[: HEADER_LENGTH + length]
+    return DTLSRecord(
+        content_type=raw[0],
+        version=int.from_bytes(raw[1:3], "big"),
+        epoch=int.from_bytes(raw[3:5], "big"),
+        sequence_number=int.from_bytes(raw[5:11], "big"),
+        raw=raw,
+    )
 
 
 def record_spans(record: bytes, *, protected: bool) -> list[FieldSpan]:

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import attrs
 
-from teachtls.dtls.record import HEADER_LENGTH, DTLSRecord, SplitDatagram
+from teachtls.dtls.record import DTLSRecord, SplitDatagram, read_plaintext_record
 from teachtls.wire.codec import FieldSpan
 
 FIXED_BITS = 0b001  # the three high bits of a unified header (RFC 9147 §4)
@@ -147,26 +147,11 @@ def split_datagram(datagram: bytes) -> SplitDatagram:
     while offset < len(datagram):
         rest = datagram[offset:]
         if not is_unified_header(rest[0]):
-            if len(rest) < HEADER_LENGTH:
-                return SplitDatagram(tuple(records), rest, f"{len(rest)} bytes left, too few for a 13-byte header")
-            length = int.from_bytes(rest[11:13], "big")
-            if HEADER_LENGTH + length > len(rest):
-                return SplitDatagram(
-                    tuple(records),
-                    rest,
-                    f"the record header announces {length} bytes, the datagram holds {len(rest) - HEADER_LENGTH}",
-                )
-            raw = rest[: HEADER_LENGTH + length]
-            records.append(
-                DTLSRecord(
-                    content_type=raw[0],
-                    version=int.from_bytes(raw[1:3], "big"),
-                    epoch=int.from_bytes(raw[3:5], "big"),
-                    sequence_number=int.from_bytes(raw[5:11], "big"),
-                    raw=raw,
-                )
-            )
-            offset += len(raw)
+            found = read_plaintext_record(rest)  # a DTLSPlaintext record, as in DTLS 1.2
+            if isinstance(found, str):
+                return SplitDatagram(tuple(records), rest, found)
+            records.append(found)
+            offset += len(found.raw)
             continue
         flags = rest[0]
         if flags & CID_BIT:
