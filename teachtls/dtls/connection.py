@@ -509,6 +509,18 @@ class DatagramConnection(Connection):
         else:
             self._discard(dtls_record, f"content type {content_type} is not allowed here", "RFC 6347 §4.1.2.7")
 
+    def keep_until_finished(self, payload: bytes, until: str, rfc: str) -> None:
+        """Hold application data that overtook the peer's Finished (a few records at most)."""
+        if len(self._early_application_data) < MAX_DEFERRED_RECORDS:
+            self._early_application_data.append(payload)
+            self.observe(
+                trace.Note(
+                    role=self.role,
+                    text=f"application data arrived before {until} (reordered): kept until then",
+                    rfc=rfc,
+                )
+            )
+
     def _on_application_record(self, dtls_record: record.DTLSRecord, epoch: Epoch, payload: bytes) -> None:
         if epoch.protection == "plaintext" or dtls_record.epoch != self.read_epoch:
             self._discard(dtls_record, "application data must be protected with the current keys", "RFC 6347 §4.1")
@@ -517,15 +529,7 @@ class DatagramConnection(Connection):
             # RFC 6347 §4.2.4: "Implementations MUST either discard or buffer all
             # application data packets for the new epoch until they have
             # received the Finished message for that epoch."
-            if len(self._early_application_data) < MAX_DEFERRED_RECORDS:
-                self._early_application_data.append(payload)
-                self.observe(
-                    trace.Note(
-                        role=self.role,
-                        text="application data arrived before the handshake finished (reordered): kept until then",
-                        rfc="RFC 6347 §4.2.4",
-                    )
-                )
+            self.keep_until_finished(payload, "the handshake finished", "RFC 6347 §4.2.4")
             return
         if self.flight is not None and self._flight_open and self.timer.deadline is None:
             # We hold our last flight in case it was lost; data protected with

@@ -595,15 +595,7 @@ class DTLS13Connection(DatagramConnection):
             # RFC 9147 §5.8.1: "Implementations MUST either discard or buffer all
             # application data records for epoch 3 and above until they have
             # received the Finished message from the peer."
-            if len(self._early_application_data) < MAX_DEFERRED_RECORDS:
-                self._early_application_data.append(payload)
-                self.observe(
-                    trace.Note(
-                        role=self.role,
-                        text="application data arrived before the peer's Finished (reordered): kept until then",
-                        rfc="RFC 9147 §5.8.1",
-                    )
-                )
+            self.keep_until_finished(payload, "the peer's Finished", "RFC 9147 §5.8.1")
             return
         self._deliver_application_data(payload)
 
