@@ -83,14 +83,17 @@ def make_pair(
     mtu: int = 1200,
     cookie_exchange: bool = True,
     link: LossyLink | None = None,
-) -> Pair:
-    """A DTLS client and server on one ManualClock, traced into `recorder`."""
+    client_class: type[Any] = DTLSClientConnection,
+    server_class: type[Any] = DTLSServerConnection,
+) -> Any:
+    """A DTLS client and server on one ManualClock, traced into `recorder`
+    (DTLS 1.2's classes unless others are given: tests/test_dtls13.py)."""
     recorder = recorder if recorder is not None else Recorder()
     clock = ManualClock()
-    client_connection = DTLSClientConnection(
+    client_connection = client_class(
         client_config(observer=recorder, clock=clock, **(client or {})), DTLSSettings(mtu=mtu)
     )
-    server_connection = DTLSServerConnection(
+    server_connection = server_class(
         server_config(observer=recorder, clock=clock, **(server or {})),
         DTLSSettings(mtu=mtu, client_address=CLIENT_ADDRESS, cookie_exchange=cookie_exchange),
     )

@@ -38,6 +38,7 @@ from handshake_pair import client_config, server_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dtls12 import app_data, notes, of_type
+from test_dtls12 import make_pair as dtls12_pair
 
 from teachtls.connection import ApplicationData, HandshakeCompleted, KeyUpdated
 from teachtls.dtls import framing, record, record13
@@ -45,7 +46,7 @@ from teachtls.dtls.ack import Ack, Piece, RecordNumber, SentPieces, build_ack, p
 from teachtls.dtls.connection import DTLSSettings
 from teachtls.dtls.cookie13 import CookieContents, make_cookie, open_cookie, peek_client_hello
 from teachtls.dtls.dtls13 import DTLS13ClientConnection, DTLS13ServerConnection
-from teachtls.dtls.link import DatagramPair, LossyLink, ManualClock
+from teachtls.dtls.link import DatagramPair, LossyLink
 from teachtls.dtls.messages import DTLS1_2, DTLS1_3, DTLSClientHello
 from teachtls.dtls.scenarios import converse, dtls13, dtls13_lossy
 from teachtls.handshake import alerts
@@ -70,25 +71,12 @@ class Pair(DatagramPair):
     server: DTLS13ServerConnection
 
 
-def make_pair(
-    recorder: Recorder | None = None,
-    *,
-    client: dict[str, Any] | None = None,
-    server: dict[str, Any] | None = None,
-    mtu: int = 1200,
-    cookie_exchange: bool = True,
-    link: LossyLink | None = None,
-) -> Pair:
-    recorder = recorder if recorder is not None else Recorder()
-    clock = ManualClock()
-    client_connection = DTLS13ClientConnection(
-        client_config(observer=recorder, clock=clock, **(client or {})), DTLSSettings(mtu=mtu)
+def make_pair(recorder: Recorder | None = None, **options: Any) -> Pair:
+    """The DTLS 1.2 tests' pair (the same options), of DTLS 1.3 connections."""
+    pair: Pair = dtls12_pair(
+        recorder, client_class=DTLS13ClientConnection, server_class=DTLS13ServerConnection, **options
     )
-    server_connection = DTLS13ServerConnection(
-        server_config(observer=recorder, clock=clock, **(server or {})),
-        DTLSSettings(mtu=mtu, client_address=CLIENT_ADDRESS, cookie_exchange=cookie_exchange),
-    )
-    return Pair(client_connection, server_connection, link or LossyLink(observer=recorder), clock)
+    return pair
 
 
 def connected(pair: Pair) -> Pair:
