@@ -104,6 +104,8 @@ def teachtls_serve(files: Files, tmp_path: Path, *extra: str | Path) -> Iterator
         yield Server(int(match.group(1)), process, stderr_path)
     finally:
         stop(process)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def free_port() -> int:

@@ -9,13 +9,7 @@ stapled OCSP response (`-status`). Every process started here is stopped in a
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import re
-import selectors
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -24,8 +18,8 @@ import pytest
 from teachtls.cli import main
 from teachtls.pki.ocsp import make_ocsp_response
 from tests.interop import OPENSSL, Pki, SClientResult, make_pki, run_s_client
+from tests.test_cli import teachtls_serve
 
-PROCESS_TIMEOUT = 30  # seconds the server may take to start
 REQUEST = b"GET / HTTP/1.0\r\n\r\n"
 NEW_TICKET = "Post-Handshake New Session Ticket arrived"
 
@@ -55,47 +49,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     )
     (directory / "good.der").write_bytes(response)
     return Files(pki, leaf.cert_file, leaf.key_file, directory / "good.der")
-
-
-@attrs.frozen
-class Server:
-    port: int
-    process: subprocess.Popen[str]
-    stderr: Path
-
-    def log(self) -> str:
-        return self.stderr.read_text()
-
-
-@contextlib.contextmanager
-def teachtls_serve(files: Files, tmp_path: Path, *extra: str | Path) -> Iterator[Server]:
-    """`teachtls serve --port 0 ... EXTRA` as a subprocess, once it says it is listening."""
-    stderr_path = tmp_path / "serve.stderr"
-    command = [
-        sys.executable, "-m", "teachtls", "serve", "--port", "0",
-        "--cert", str(files.cert), "--key", str(files.key), *map(str, extra),
-    ]  # fmt: skip
-    with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp_path)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            ready = selector.select(PROCESS_TIMEOUT)
-        line = process.stdout.readline() if ready else ""
-        match = re.fullmatch(r"teachtls: listening on https://127\.0\.0\.1:(\d+)/\n", line)
-        assert match, f"unexpected first line {line!r}; stderr: {stderr_path.read_text()}"
-        yield Server(int(match.group(1)), process, stderr_path)
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def s_client(files: Files, port: int, *extra: str | Path, stdin: bytes = REQUEST) -> SClientResult:
