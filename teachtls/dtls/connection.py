@@ -781,7 +781,12 @@ class DatagramConnection(Connection):
         epoch: Epoch,
         sequence_number: int,
         payload: bytes,
+        *,
+        content_type: int | None = None,
+        padding_length: int = 0,
     ) -> None:
+        """Trace one record. `content_type` is a DTLS 1.3 record's inner type
+        (RFC 9147 §4); a DTLS 1.2 record has only the one in its header."""
         if not self.tracing:
             return
         protected = epoch.protector is not None
@@ -792,11 +797,12 @@ class DatagramConnection(Connection):
                 raw=raw,
                 protection=epoch.protection,
                 sequence_number=sequence_number,
-                inner_content_type=raw[0] if protected else None,
+                inner_content_type=(raw[0] if content_type is None else content_type) if protected else None,
                 plaintext=payload,
+                padding_length=padding_length,
                 nonce=self.record_nonce(epoch) if protected else b"",
                 keys=epoch.keys,
-                rfc="RFC 6347 §4.1",
+                rfc=self.record_rfc,
             )
         )
 
@@ -843,6 +849,7 @@ class DatagramConnection(Connection):
         self._deferred.clear()
 
     negotiation_rfc = "RFC 6347 §4.2"
+    record_rfc = "RFC 6347 §4.1"  # cited by every record event (DTLS 1.3 overrides it)
 
 
 def _type_name(msg_type: int) -> str:

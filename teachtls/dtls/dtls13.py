@@ -258,6 +258,7 @@ class DTLS13Connection(DatagramConnection):
 
     label_prefix = keyschedule.DTLS13_LABEL_PREFIX
     record_version = DTLS1_2  # RFC 9147 §4: legacy_record_version {254, 253}
+    record_rfc = "RFC 9147 §4"
 
     def __init__(self, config: Config, dtls: DTLSSettings | None = None) -> None:
         super().__init__(dtls13_config(config), dtls)
@@ -365,38 +366,9 @@ class DTLS13Connection(DatagramConnection):
             raise alerts.TLSError(f"epoch {epoch.number} has used all 2^48 sequence numbers")
         raw = self.protect_record(epoch, content_type, payload, sequence_number)
         epoch.next_sequence_number += 1
-        self._trace_record(trace.RecordSent, raw, epoch, sequence_number, content_type, payload)
+        self._trace_dtls_record(trace.RecordSent, raw, epoch, sequence_number, payload, content_type=content_type)
         self._outgoing.append(raw)
         return RecordNumber(epoch=epoch.number, sequence_number=sequence_number)
-
-    def _trace_record(
-        self,
-        kind: type[trace.RecordSent] | type[trace.RecordReceived],
-        raw: bytes,
-        epoch: Epoch,
-        sequence_number: int,
-        content_type: int,
-        payload: bytes,
-        padding_length: int = 0,
-    ) -> None:
-        if not self.tracing:
-            return
-        protected = epoch.protector is not None
-        self.observe(
-            kind(
-                role=self.role,
-                content_type=raw[0],
-                raw=raw,
-                protection=epoch.protection,
-                sequence_number=sequence_number,
-                inner_content_type=content_type if protected else None,
-                plaintext=payload,
-                padding_length=padding_length,
-                nonce=self.record_nonce(epoch) if protected else b"",
-                keys=epoch.keys,
-                rfc="RFC 9147 §4",
-            )
-        )
 
     # ================================================================
     # incoming records (RFC 9147 §4.1, §4.2.2, §4.5)
@@ -440,13 +412,13 @@ class DTLS13Connection(DatagramConnection):
             return
         epoch.window.mark_received(dtls_record.sequence_number)
         content_type = dtls_record.content_type
-        self._trace_record(
+        self._trace_dtls_record(
             trace.RecordReceived,
             dtls_record.raw,
             epoch,
             dtls_record.sequence_number,
-            content_type,
             dtls_record.fragment,
+            content_type=content_type,
         )
         self._current_record = dtls_record
         self.route_record(dtls_record, epoch, content_type, dtls_record.fragment)
@@ -474,14 +446,14 @@ class DTLS13Connection(DatagramConnection):
             self._discard_replayed(resolved, sequence_number, verdict)
             return
         epoch.window.mark_received(sequence_number)
-        self._trace_record(
+        self._trace_dtls_record(
             trace.RecordReceived,
             ciphertext.raw,
             epoch,
             sequence_number,
-            opened.content_type,
             opened.payload,
-            opened.padding_length,
+            content_type=opened.content_type,
+            padding_length=opened.padding_length,
         )
         if not opened.content_type:
             raise alerts.UnexpectedMessage(
