@@ -366,7 +366,7 @@ def json_value(value: Any) -> Any:
 
 
 def json_dumps_line(event: TraceEvent) -> str:
-    text = json.dumps({"event": type(event).__name__, **json_value(event)}, ensure_ascii=False)
+    text = json.dumps({"event": type(event).__name__, **json_value(event)}, ensure_ascii=False, separators=(",", ":"))
     return re.sub("[\ud800-\udfff]", lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
@@ -678,3 +678,33 @@ def test_schema_doc_has_a_table_for_every_event(event_name: str) -> None:
     assert documented_fields(event_name) == expected
     rfc_default = attrs.fields_dict(cls)["rfc"].default
     assert f'Default `rfc`: `"{rfc_default}"`' in documented_section(event_name)
+
+
+def test_a_wrong_value_is_still_named_after_a_subclass_was_learned() -> None:
+    # The writer remembers the types a field's values were found to fit (an
+    # IntEnum in an int field), to skip checking them again: what it learns
+    # must not let any other wrong type through.
+    def record(content_type: object, inner: object = None) -> RecordSent:
+        return RecordSent(
+            role="client",
+            content_type=content_type,  # type: ignore[arg-type]
+            raw=b"",
+            protection="plaintext",
+            sequence_number=0,
+            inner_content_type=inner,  # type: ignore[arg-type]
+        )
+
+    assert json_objects(dumps_jsonl([record(ContentType.alert, ContentType.alert)]))[1]["content_type"] == 21
+    for wrong, expected in ((True, "bool"), ("21", "str"), (21.0, "float")):
+        with pytest.raises(TypeError, match=rf"^RecordSent\.content_type: expected int, got {expected}$"):
+            dumps_jsonl([record(wrong)])
+        with pytest.raises(TypeError, match=rf"^RecordSent\.inner_content_type: expected int, got {expected}$"):
+            dumps_jsonl([record(22, wrong)])
+
+
+def test_a_trace_written_with_spaces_loads_the_same() -> None:
+    # Earlier teachtls wrote `json.dumps`'s default ", " and ": "; the schema is the same.
+    compact = dumps_jsonl(SAMPLE_EVENTS, metadata={"scenario": "x"})
+    spaced = "".join(json.dumps(json.loads(line), ensure_ascii=False) + "\n" for line in trace_lines(compact))
+    assert spaced != compact
+    assert loads_jsonl_with_header(spaced) == loads_jsonl_with_header(compact)

@@ -6,12 +6,14 @@ renderers, the golden-trace tests and any other tool can read without
 running a connection, and that reviews well as a diff. The format is
 documented for readers in `docs/trace-schema.md`:
 
-    {"schema": "teachtls-trace", "version": 1, "redacted": false, ...metadata}
-    {"event": "MessageSent", "role": "client", "rfc": "", "name": "ClientHello", ...}
-    {"event": "SecretDerived", "role": "client", "rfc": "RFC 8446 §7.1", ...}
+    {"schema":"teachtls-trace","version":1,"redacted":false,...metadata}
+    {"event":"MessageSent","role":"client","rfc":"RFC 8446 §4.1.2","name":"ClientHello",...}
+    {"event":"SecretDerived","role":"client","rfc":"RFC 8446 §7.1",...}
 
 The first line is a header; every later line is one event: its class name
-under "event", then its attrs fields in declaration order.
+under "event", then its attrs fields in declaration order. The lines are
+compact JSON written by orjson (see "Writing" below); any JSON parser
+reads them, and the loader also reads the spaced lines of older traces.
 
 Nothing in this module knows any particular event. The conversion follows
 each field's type annotation, and `events.py` keeps those to a small
@@ -60,7 +62,6 @@ refuses other versions, unknown event names and unknown fields with
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import operator
 import os
@@ -70,6 +71,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import attrs
+import orjson
 
 from teachtls.trace.events import EVENT_TYPES, SCHEMA_VERSION, TraceEvent
 
@@ -137,21 +139,21 @@ def _is_a(value: Any, expected: type) -> bool:
 
 
 # Writing. A traced handshake writes about a hundred events holding some
-# 1,700 values while the connection runs, so each annotation is worked out
-# once into a *writer*: a function that checks a value against it and
-# returns the value's JSON text. Each attrs class is worked out once into a
-# template with a "%s" for each field (`_ObjectWriter`), so an event is one
-# writer call per field and one `%`.
+# 1,700 values while the connection runs, so writing has two parts, each
+# worked out once per event class:
 #
-# The writers make the JSON text themselves, exactly as `json` would write
-# the same values with ensure_ascii=False (strings are escaped by the json
-# module's own function, numbers written as it writes them). Building a dict
-# per event for `json` to walk took longer than making the whole text does.
+# * the check: every value against its field's annotation, so that a value
+#   of the wrong type fails here, naming its field, and not later in a
+#   loader. A *checker* (`_checker`) does it exactly, with isinstance;
+#   `_EventForm.check` first tries a shortcut that costs one C call per
+#   event (see there) and calls the checkers only when that fails;
+# * the text: the event's fields as a dict, written by orjson, a JSON
+#   library written in Rust. It writes str, int, bool, None and tuples
+#   itself and asks `_json_form` for the rest: bytes become hex, a
+#   `FieldSpan` the dict of its fields. (A writer in Python, one function
+#   per value, took four times as long: see docs/benchmarks.md.)
 
-Writer = Callable[[Any], str]
-
-# How `json` escapes a string when ensure_ascii=False: the quoted JSON string.
-_json_string: Callable[[str], str] = json.encoder.encode_basestring
+Checker = Callable[[Any], None]
 
 
 class _WrongType(TypeError):
@@ -169,189 +171,186 @@ class _WrongType(TypeError):
         return self
 
 
-def _write_str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _WrongType("str", value)
-    return _json_string(value)
+def _plain_checker(expected: type) -> Checker:
+    def check(value: Any) -> None:
+        if not _is_a(value, expected):
+            raise _WrongType(expected.__name__, value)
 
-
-def _write_int(value: Any) -> str:
-    # bool is a subclass of int in Python, but not a number in a trace.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _WrongType("int", value)
-    return int.__repr__(value)  # as `json` writes it: an IntEnum as its number
-
-
-def _write_bool(value: Any) -> str:
-    if not isinstance(value, bool):
-        raise _WrongType("bool", value)
-    return "true" if value else "false"
-
-
-def _write_bytes(value: Any) -> str:
-    if not isinstance(value, bytes):
-        raise _WrongType("bytes", value)
-    return f'"{value.hex()}"'  # hex digits need no escaping
-
-
-_PLAIN_WRITERS: dict[Any, Writer] = {str: _write_str, int: _write_int, bool: _write_bool, bytes: _write_bytes}
-
-# The text of a value known to be exactly a str or an int. Both are C
-# functions, so a whole column of such values (see `_column_writer`) is
-# written without a Python call per value.
-_TEXT_OF_EXACTLY: dict[Any, Writer] = {str: _json_string, int: int.__repr__}
+    return check
 
 
 @functools.cache
-def _writer(annotation: Any) -> Writer:
-    """The writer for fields declared as `annotation` (see the module docstring's table)."""
-    if annotation in _PLAIN_WRITERS:
-        return _PLAIN_WRITERS[annotation]
+def _checker(annotation: Any) -> Checker:
+    """The checker for fields declared as `annotation` (see the module docstring's table)."""
+    if annotation in (str, int, bool, bytes):
+        return _plain_checker(annotation)
     optional = _optional_type(annotation)
     if optional is not None:
-        write_present = _writer(optional)
-        return lambda value: "null" if value is None else write_present(value)
+        check_present = _checker(optional)
+
+        def check_optional(value: Any) -> None:
+            if value is not None:
+                check_present(value)
+
+        return check_optional
     item_type = _item_type(annotation)
     if item_type is not None:
-        if attrs.has(item_type):
-            return _object_writer(item_type).write_array
-        return _array_writer(_writer(item_type))
+        check_item = _checker(item_type)
+
+        def check_tuple(value: Any) -> None:
+            if not isinstance(value, tuple):
+                raise _WrongType("a tuple", value)
+            for index, item in enumerate(value):
+                try:
+                    check_item(item)
+                except _WrongType as error:
+                    raise error.inside(f"[{index}]") from None
+
+        return check_tuple
     if attrs.has(annotation):
-        return _object_writer(annotation).write_one
+        check_fields = _fields_checker(annotation)
+
+        def check_object(value: Any) -> None:
+            if not isinstance(value, annotation):
+                raise _WrongType(annotation.__name__, value)
+            check_fields(value)
+
+        return check_object
     raise TypeError(f"no JSON form for fields of type {annotation!r}")
 
 
-def _array_writer(write_item: Writer) -> Writer:
-    """The writer for a tuple whose items `write_item` writes."""
+def _fields_checker(cls: type, names: Iterable[str] | None = None) -> Checker:
+    """Checks the fields `names` (all, by default) of an instance of the attrs class `cls`."""
+    annotations = _field_types(cls)
+    checks = [(name, _checker(annotations[name])) for name in names or [field.name for field in attrs.fields(cls)]]
 
-    def write_array(value: Any) -> str:
-        if not isinstance(value, tuple):
-            raise _WrongType("a tuple", value)
-        items = []
-        for index, item in enumerate(value):
+    def check_fields(obj: Any) -> None:
+        for name, check in checks:
             try:
-                items.append(write_item(item))
-            except _WrongType as error:
-                raise error.inside(f"[{index}]") from None
-        return "[" + ", ".join(items) + "]"
-
-    return write_array
-
-
-ColumnWriter = Callable[[tuple[Any, ...]], Iterable[str]]
-
-
-@functools.cache
-def _column_writer(annotation: Any) -> ColumnWriter:
-    """Writes one field of many objects at once: the paths of all a message's field spans, say."""
-    write = _writer(annotation)
-    text_of_exactly = _TEXT_OF_EXACTLY.get(annotation)
-    exactly = {annotation}
-
-    def write_column(values: tuple[Any, ...]) -> Iterable[str]:
-        # The usual case: every value is exactly of the declared type, which
-        # one pass over their types shows, and `map` of a C function writes.
-        if text_of_exactly is not None and set(map(type, values)) <= exactly:
-            return map(text_of_exactly, values)
-        return map(write, values)
-
-    return write_column
-
-
-def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function returning an object's attributes `names` as a tuple."""
-    if len(names) > 1:
-        return operator.attrgetter(*names)  # one C call for all of them
-    return lambda obj: tuple(getattr(obj, name) for name in names)
-
-
-class _ObjectWriter:
-    """Writes instances of one attrs class -- an event, a `FieldSpan` -- as JSON objects.
-
-    Worked out once per class: `template` is the object's text with a "%s"
-    for the value of each field in `names`, in declaration order:
-    '{"path": %s, "start": %s, "end": %s, "value": %s}'. An event's template
-    starts with its "event" key; a redacted event's has "" for each secret
-    field and ends with its "redacted" key."""
-
-    def __init__(self, cls: type, *, event: str | None = None, redact: bool = False) -> None:
-        annotations = _field_types(cls)
-        members = [] if event is None else [f'"event": {_json_string(event)}']
-        names = []
-        redacted = []
-        for field in attrs.fields(cls):
-            key = _json_string(field.name)
-            if redact and field.metadata.get("secret"):
-                members.append(f'{key}: ""')  # the JSON form of b""
-                redacted.append(field.name)
-            else:
-                members.append(f"{key}: %s")  # field names are identifiers: no other "%"
-                names.append(field.name)
-        if redacted:
-            members.append(f'"redacted": [{", ".join(map(_json_string, redacted))}]')
-        self.cls = cls
-        self.template = "{" + ", ".join(members) + "}"
-        self.names = tuple(names)
-        field_types = [annotations[name] for name in names]
-        self.writers = tuple(map(_writer, field_types))
-        # The same, but `_json_string` itself for str fields (most fields of
-        # most events): a C function that refuses anything but a str with a
-        # TypeError, so a string costs no Python call of ours.
-        self.quick_writers = tuple(_json_string if type_ is str else _writer(type_) for type_ in field_types)
-        self.column_writers = tuple(map(_column_writer, field_types))
-        self.values_of = _values_getter(self.names)
-        self.write_each = _array_writer(self.write_one)
-
-    def write(self, obj: Any) -> str:
-        """The JSON text of `obj`, an instance of the class."""
-        values = self.values_of(obj)
-        try:
-            return self.template % tuple(map(operator.call, self.quick_writers, values))
-        except TypeError:  # a _WrongType, or `_json_string` given something else
-            self._name_the_wrong_field(values)
-            raise
-
-    def _name_the_wrong_field(self, values: tuple[Any, ...]) -> None:
-        # Writes the values again one at a time, to say which one is wrong
-        # and how (`_json_string` would not say).
-        for name, write_value, value in zip(self.names, self.writers, values, strict=True):
-            try:
-                write_value(value)
+                check(getattr(obj, name))
             except _WrongType as error:
                 raise error.inside(f".{name}") from None
 
-    def write_one(self, value: Any) -> str:
-        """The writer for fields declared as the class."""
-        if not isinstance(value, self.cls):
-            raise _WrongType(self.cls.__name__, value)
-        return self.write(value)
-
-    def write_array(self, value: Any) -> str:
-        """The writer for fields declared as a tuple of the class, such as a message's field spans.
-
-        The objects are written column by column -- every path, then every
-        start, ... -- which takes 30% less time than one by one (a message
-        has 14 spans on average). Should any value be wrong, they are written
-        again one by one, to say where."""
-        if not isinstance(value, tuple):
-            raise _WrongType("a tuple", value)
-        if value and self.names and all(map(isinstance, value, itertools.repeat(self.cls))):
-            columns = zip(*map(self.values_of, value), strict=True)  # (every path), (every start), ...
-            texts = [write_column(column) for write_column, column in zip(self.column_writers, columns, strict=True)]
-            try:
-                return "[" + ", ".join(map(self.template.__mod__, zip(*texts, strict=True))) + "]"
-            except _WrongType:
-                pass
-        return self.write_each(value)
+    return check_fields
 
 
 @functools.cache
-def _object_writer(cls: type) -> _ObjectWriter:
-    return _ObjectWriter(cls)
+def _column_fits(annotation: Any) -> Callable[[Iterable[Any]], bool]:
+    """A shortcut for many values of one annotation -- the items of a
+    `tuple[str, ...]`, the starts of a message's field spans: True when
+    each value's type is exactly the declared one (or, for a `FieldSpan`,
+    when each of its fields' columns fits in turn). False means "ask the
+    checker", not "wrong": an IntEnum in an int field fits, but not exactly."""
+    if attrs.has(annotation):
+        field_fits = [
+            (operator.attrgetter(field.name), _column_fits(_field_types(annotation)[field.name]))
+            for field in attrs.fields(annotation)
+        ]
+
+        def objects_fit(column: Iterable[Any]) -> bool:
+            objects = tuple(column)
+            return set(map(type, objects)) <= {annotation} and all(
+                fits(map(field_of, objects)) for field_of, fits in field_fits
+            )
+
+        return objects_fit
+    exact_types = {annotation}
+    if _optional_type(annotation) is not None:
+        exact_types = {_optional_type(annotation), type(None)}
+    return lambda column: set(map(type, column)) <= exact_types
+
+
+class _EventForm:
+    """How the events of one class are checked and written (redacted or not)."""
+
+    def __init__(self, cls: type, redact: bool) -> None:
+        annotations = _field_types(cls)
+        self.name = cls.__name__
+        secret = [field.name for field in attrs.fields(cls) if redact and field.metadata.get("secret")]
+        names = [field.name for field in attrs.fields(cls) if field.name not in secret]
+        # Redacted: each secret field is written as "" (the JSON form of b"")
+        # in its place, and the object ends with the list of their names.
+        self.redacted: dict[str, Any] = dict.fromkeys(secret, "")
+        if secret:
+            self.redacted["redacted"] = secret
+        self.values_of = operator.attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
+        # The shortcut. For each field, the set of types its values have been
+        # seen to fit; a value whose type is in it needs no other check. All
+        # of an event's values are looked up in one `all(map(...))`, in C.
+        # The sets start with the declared types and learn from the checker
+        # (an IntEnum in an int field, say). Only a tuple's items, whose
+        # types the tuple's type does not tell, are checked every time.
+        self.known_to_fit = [self._declared_types(annotations[name]) for name in names]
+        self.items_fit = [
+            (index, _column_fits(item_type))
+            for index, name in enumerate(names)
+            if (item_type := _item_type(_optional_type(annotations[name]) or annotations[name])) is not None
+        ]
+        self.check_exactly = _fields_checker(cls, names)
+
+    @staticmethod
+    def _declared_types(annotation: Any) -> set[type]:
+        optional = _optional_type(annotation)
+        if optional is not None:
+            return {tuple if _item_type(optional) else optional, type(None)}
+        return {tuple if _item_type(annotation) else annotation}
+
+    def check(self, event: TraceEvent) -> None:
+        """Raise `_WrongType`, naming the field, unless every value fits its annotation."""
+        values = self.values_of(event)
+        if all(map(operator.contains, self.known_to_fit, map(type, values))):
+            for index, items_fit in self.items_fit:
+                if values[index] is not None and not items_fit(values[index]):
+                    break
+            else:
+                return
+        self.check_exactly(event)  # raises, or finds that every value fits after all
+        for known, value in zip(self.known_to_fit, values, strict=True):
+            if not isinstance(value, tuple):
+                known.add(type(value))
+
+    def line(self, event: TraceEvent) -> bytes:
+        """The event's line: its JSON text and a newline, in UTF-8."""
+        self.check(event)
+        obj = {"event": self.name, **event.__dict__, **self.redacted}
+        try:
+            return orjson.dumps(obj, default=_json_form, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            # What orjson refuses but a trace may hold: a lone surrogate (a
+            # peer's invalid UTF-8 decoded with errors="surrogateescape"),
+            # an int beyond 64 bits. `json` writes both, and `_line` the
+            # surrogate as the JSON escape \udcff, which loads back as the
+            # same character.
+            return _line(_JSON_ENCODER.encode(_json_tree(obj)))
+
+
+def _json_form(value: Any) -> Any:
+    """What orjson writes for a value it does not know: bytes as hex, a `FieldSpan` as its fields.
+
+    After the check, nothing else gets here; and every attrs class a trace
+    holds keeps its fields in `__dict__` (slots=False, see events.py)."""
+    if isinstance(value, bytes):
+        return value.hex()  # lowercase, "" for b""
+    return value.__dict__
+
+
+def _json_tree(value: Any) -> Any:
+    """`value` with `_json_form` applied all the way down, for `json`."""
+    if isinstance(value, dict):
+        return {key: _json_tree(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_tree(item) for item in value]
+    if isinstance(value, bytes) or attrs.has(type(value)):
+        return _json_tree(_json_form(value))
+    return value
+
+
+# Written as orjson writes: no spaces after "," and ":", non-ASCII as it is.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _from_json(annotation: Any, value: Any, where: str) -> Any:
-    """The Python value of a field declared as `annotation`; the mirror of `_writer`."""
+    """The Python value of a field declared as `annotation`; the mirror of `_checker` and `_json_form`."""
     optional = _optional_type(annotation)
     if optional is not None:
         return None if value is None else _from_json(optional, value, where)
@@ -398,45 +397,38 @@ def _attrs_from_json(cls: type[Any], obj: Mapping[str, Any], where: str) -> Any:
 # Lines
 # --------------------------------------------------------------------------
 
-# The header's metadata may hold any JSON value, so the header is written by
-# `json` itself. Made once: json.dumps would make a new encoder every time.
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
-
-
 def _line(json_text: str) -> bytes:
     """A line of the file as it is written: the JSON text and a newline, in UTF-8."""
-    # ensure_ascii=False keeps "RFC 8446 §7.1" readable in a diff. A lone
-    # surrogate (a peer's invalid UTF-8 decoded with errors="surrogateescape")
-    # cannot be written as UTF-8; "backslashreplace" writes it as the JSON
-    # escape \udcff, which loads back as the same character.
+    # ensure_ascii=False keeps "RFC 8446 §7.1" readable in a diff.
     return (json_text + "\n").encode("utf-8", "backslashreplace")
 
 
 def _header_line(redact: bool, metadata: Mapping[str, Any] | None) -> bytes:
+    # The header's metadata may hold any JSON value, so `json` writes it.
     header: dict[str, Any] = {"schema": SCHEMA_NAME, "version": SCHEMA_VERSION, "redacted": redact}
     for key, value in (metadata or {}).items():
         if key in _HEADER_KEYS:
             raise ValueError(f"metadata may not set the header's {key!r}")
         header[key] = value
-    return _line(_ENCODER.encode(header))
+    return _line(_JSON_ENCODER.encode(header))
 
 
-_event_writers: dict[tuple[type, bool], _ObjectWriter] = {}
+_event_forms: dict[tuple[type, bool], _EventForm] = {}
 
 
-def _event_writer(cls: type, redact: bool) -> _ObjectWriter:
-    """The writer of one event class's lines, redacted or not; made once."""
-    writer = _event_writers.get((cls, redact))
-    if writer is None:
+def _event_form(cls: type, redact: bool) -> _EventForm:
+    """How one event class's lines are checked and written, redacted or not; worked out once."""
+    form = _event_forms.get((cls, redact))
+    if form is None:
         if EVENT_TYPES.get(cls.__name__) is not cls:
             raise TypeError(f"{cls.__name__} is not in EVENT_TYPES, so a loader could not read it back")
-        writer = _event_writers[cls, redact] = _ObjectWriter(cls, event=cls.__name__, redact=redact)
-    return writer
+        form = _event_forms[cls, redact] = _EventForm(cls, redact)
+    return form
 
 
 def _event_line(event: TraceEvent, redact: bool) -> bytes:
     try:
-        return _line(_event_writer(type(event), redact).write(event))
+        return _event_form(type(event), redact).line(event)
     except _WrongType as error:
         raise error.inside(type(event).__name__) from None
 
