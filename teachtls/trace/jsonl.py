@@ -62,6 +62,7 @@ refuses other versions, unknown event names and unknown fields with
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import operator
 import os
@@ -145,7 +146,7 @@ def _is_a(value: Any, expected: type) -> bool:
 # * the check: every value against its field's annotation, so that a value
 #   of the wrong type fails here, naming its field, and not later in a
 #   loader. A *checker* (`_checker`) does it exactly, with isinstance;
-#   `_EventForm.check` first tries a shortcut that costs one C call per
+#   `_EventForm.check` first tries a shortcut made of a few C calls per
 #   event (see there) and calls the checkers only when that fails;
 # * the text: the event's fields as a dict, written by orjson, a JSON
 #   library written in Rust. It writes str, int, bool, None and tuples
@@ -234,30 +235,32 @@ def _fields_checker(cls: type, names: Iterable[str] | None = None) -> Checker:
     return check_fields
 
 
-@functools.cache
-def _column_fits(annotation: Any) -> Callable[[Iterable[Any]], bool]:
-    """A shortcut for many values of one annotation -- the items of a
-    `tuple[str, ...]`, the starts of a message's field spans: True when
-    each value's type is exactly the declared one (or, for a `FieldSpan`,
-    when each of its fields' columns fits in turn). False means "ask the
-    checker", not "wrong": an IntEnum in an int field fits, but not exactly."""
-    if attrs.has(annotation):
-        field_fits = [
-            (operator.attrgetter(field.name), _column_fits(_field_types(annotation)[field.name]))
-            for field in attrs.fields(annotation)
-        ]
+_PLAIN_TYPES = (str, int, bool, bytes)
 
-        def objects_fit(column: Iterable[Any]) -> bool:
-            objects = tuple(column)
-            return set(map(type, objects)) <= {annotation} and all(
-                fits(map(field_of, objects)) for field_of, fits in field_fits
-            )
+
+@functools.cache
+def _items_fit(item_type: Any) -> Callable[[tuple[Any, ...]], bool]:
+    """A shortcut for the items of a `tuple[X, ...]` field: True when every
+    item's type is exactly X -- for `tuple[FieldSpan, ...]`, when every
+    span is a `FieldSpan` and each of its fields exactly its declared type.
+    False means "ask the checker", not "wrong": an IntEnum fits an int, but
+    not exactly. Each is a few passes of C over the items, no Python per item."""
+    if attrs.has(item_type):
+        names = [field.name for field in attrs.fields(item_type)]
+        declared = tuple(_field_types(item_type)[name] for name in names)
+        if len(names) < 2 or not set(declared) <= set(_PLAIN_TYPES):
+            return lambda items: False  # not in the vocabulary the shortcut knows: the checker decides
+        fields_of = operator.attrgetter(*names)
+
+        def objects_fit(items: tuple[Any, ...]) -> bool:
+            # (path, start, end, value, path, start, ...) must have the types
+            # (str, int, int, str, str, int, ...), compared in one go.
+            return set(map(type, items)) <= {item_type} and tuple(
+                map(type, itertools.chain.from_iterable(map(fields_of, items)))
+            ) == declared * len(items)
 
         return objects_fit
-    exact_types = {annotation}
-    if _optional_type(annotation) is not None:
-        exact_types = {_optional_type(annotation), type(None)}
-    return lambda column: set(map(type, column)) <= exact_types
+    return lambda items: set(map(type, items)) <= {item_type}
 
 
 class _EventForm:
@@ -274,40 +277,33 @@ class _EventForm:
         if secret:
             self.redacted["redacted"] = secret
         self.values_of = operator.attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
-        # The shortcut. For each field, the set of types its values have been
-        # seen to fit; a value whose type is in it needs no other check. All
-        # of an event's values are looked up in one `all(map(...))`, in C.
-        # The sets start with the declared types and learn from the checker
-        # (an IntEnum in an int field, say). Only a tuple's items, whose
-        # types the tuple's type does not tell, are checked every time.
-        self.known_to_fit = [self._declared_types(annotations[name]) for name in names]
+        # The shortcut: the types of an event's values, in field order, form
+        # its signature -- (str, str, int, bytes, ...) for most events of a
+        # class, or with a NoneType or an IntEnum in some field. A signature
+        # the checker has passed once is known to fit, so the next event with
+        # it costs one tuple and one set lookup, in C. Only the items of
+        # tuple fields, which the signature does not show, are looked at
+        # every time.
+        self.fitting_signatures: set[tuple[type, ...]] = set()
         self.items_fit = [
-            (index, _column_fits(item_type))
+            (index, _items_fit(item_type))
             for index, name in enumerate(names)
             if (item_type := _item_type(_optional_type(annotations[name]) or annotations[name])) is not None
         ]
         self.check_exactly = _fields_checker(cls, names)
 
-    @staticmethod
-    def _declared_types(annotation: Any) -> set[type]:
-        optional = _optional_type(annotation)
-        if optional is not None:
-            return {tuple if _item_type(optional) else optional, type(None)}
-        return {tuple if _item_type(annotation) else annotation}
-
     def check(self, event: TraceEvent) -> None:
         """Raise `_WrongType`, naming the field, unless every value fits its annotation."""
         values = self.values_of(event)
-        if all(map(operator.contains, self.known_to_fit, map(type, values))):
+        signature = tuple(map(type, values))
+        if signature in self.fitting_signatures:
             for index, items_fit in self.items_fit:
                 if values[index] is not None and not items_fit(values[index]):
                     break
             else:
                 return
         self.check_exactly(event)  # raises, or finds that every value fits after all
-        for known, value in zip(self.known_to_fit, values, strict=True):
-            if not isinstance(value, tuple):
-                known.add(type(value))
+        self.fitting_signatures.add(signature)
 
     def line(self, event: TraceEvent) -> bytes:
         """The event's line: its JSON text and a newline, in UTF-8."""
