@@ -58,6 +58,7 @@ from teachtls.handshake.transcript import Transcript
 from teachtls.keyschedule import tls13 as keyschedule
 from teachtls.trace import events as trace
 from teachtls.trace.observer import flush_of, ignore
+from teachtls.wire import messages as m
 from teachtls.wire import record as wire_record
 from teachtls.wire.codec import DecodeError as WireDecodeError
 from teachtls.wire.enums import (
@@ -1224,22 +1225,23 @@ MESSAGE_RFC: dict[int, str] = {
 }
 
 
+def _names(values: tuple[int, ...]) -> str:
+    """`TLS_AES_128_GCM_SHA256, 0x0a0a`: code points by name, for a summary."""
+    return ", ".join(map(name_of, values))
+
+
+def _extension_names(extensions: tuple[Extension, ...]) -> str:
+    return _names(tuple(extension.extension_type for extension in extensions))
+
+
 def summarize(message: HandshakeMessage) -> str:
     """One line of the fields a reader looks at first."""
-    from teachtls.wire import messages as m
-
-    def names(values: tuple[int, ...]) -> str:
-        return ", ".join(name_of(v) for v in values)
-
-    def extension_names(extensions: tuple[Extension, ...]) -> str:
-        return ", ".join(name_of(e.extension_type) for e in extensions)
-
     if isinstance(message, m.ClientHello):
-        return f"cipher_suites=[{names(message.cipher_suites)}] extensions=[{extension_names(message.extensions)}]"
+        return f"cipher_suites=[{_names(message.cipher_suites)}] extensions=[{_extension_names(message.extensions)}]"
     if isinstance(message, m.ServerHello):
-        return f"cipher_suite={name_of(message.cipher_suite)} extensions=[{extension_names(message.extensions)}]"
+        return f"cipher_suite={name_of(message.cipher_suite)} extensions=[{_extension_names(message.extensions)}]"
     if isinstance(message, m.EncryptedExtensions | m.CertificateRequest):
-        return f"extensions=[{extension_names(message.extensions)}]"
+        return f"extensions=[{_extension_names(message.extensions)}]"
     if isinstance(message, m.Certificate):
         return f"{len(message.certificate_list)} certificate(s)"
     if isinstance(message, m.CertificateVerify):
