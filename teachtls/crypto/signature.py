@@ -84,31 +84,24 @@ def _pss_padding(hash_algorithm: hashes.HashAlgorithm) -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=hash_algorithm.digest_size)
 
 
-def _public_key_of(key: PrivateKey | PublicKey) -> PublicKey:
-    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        return key.public_key()
-    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-        return key.public_key()
-    return key
-
-
 def schemes_for_key(key: PrivateKey | PublicKey) -> tuple[SignatureScheme, ...]:
     """The SignatureSchemes a key can use in a TLS 1.3 CertificateVerify.
 
-    An RSA key too small for PSS with a given hash (it needs at least
-    2 * digest size + 2 bytes, RFC 8017 §9.1.1) does not get that scheme.
+    A private key and its public key give the same answer: what counts is
+    the algorithm, the curve and the size, which both halves carry. An RSA
+    key too small for PSS with a given hash (it needs at least 2 * digest
+    size + 2 bytes, RFC 8017 §9.1.1) does not get that scheme.
     """
-    public_key = _public_key_of(key)
-    if isinstance(public_key, rsa.RSAPublicKey):
-        modulus_bytes = (public_key.key_size + 7) // 8
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        modulus_bytes = (key.key_size + 7) // 8
         return tuple(
             scheme
             for scheme, hash_algorithm in RSA_PSS_RSAE.items()
             if modulus_bytes >= 2 * hash_algorithm.digest_size + 2
         )
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return tuple(scheme for scheme, (curve_name, _) in ECDSA.items() if curve_name == public_key.curve.name)
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return tuple(scheme for scheme, (curve_name, _) in ECDSA.items() if curve_name == key.curve.name)
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return (SignatureScheme.ed25519,)
     return (SignatureScheme.ed448,)
 
