@@ -708,3 +708,9 @@ def test_a_trace_written_with_spaces_loads_the_same() -> None:
     spaced = "".join(json.dumps(json.loads(line), ensure_ascii=False) + "\n" for line in trace_lines(compact))
     assert spaced != compact
     assert loads_jsonl_with_header(spaced) == loads_jsonl_with_header(compact)
+
+
+def test_every_event_keeps_exactly_its_fields_in_its_dict() -> None:
+    # The JSON Lines writer takes an event's __dict__ as its object.
+    for event in SAMPLE_EVENTS:
+        assert list(vars(event)) == [field.name for field in attrs.fields(type(event))]

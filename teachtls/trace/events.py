@@ -13,7 +13,9 @@ Rules every event keeps:
   `__dict__` (`slots=False`): a traced handshake makes about a hundred
   events, and attrs builds a frozen dict-backed instance some 30% faster than
   a frozen slotted one (which must set each field through
-  `object.__setattr__`).
+  `object.__setattr__`). That `__dict__` holds exactly the fields, in
+  declaration order -- no cached properties -- and the JSON Lines writer
+  reads it as the event's object.
 * It says which side emitted it (`role`: "client" or "server") and which RFC
   section explains it (`rfc`).
 * Field types are limited to `str`, `int`, `bool`, `bytes`, `None`, tuples of

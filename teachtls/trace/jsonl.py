@@ -276,29 +276,29 @@ class _EventForm:
         self.redacted: dict[str, Any] = dict.fromkeys(secret, "")
         if secret:
             self.redacted["redacted"] = secret
-        self.values_of = operator.attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
         # The shortcut: the types of an event's values, in field order, form
         # its signature -- (str, str, int, bytes, ...) for most events of a
         # class, or with a NoneType or an IntEnum in some field. A signature
         # the checker has passed once is known to fit, so the next event with
         # it costs one tuple and one set lookup, in C. Only the items of
         # tuple fields, which the signature does not show, are looked at
-        # every time.
+        # every time. (The values are read from the event's `__dict__`,
+        # which holds exactly its fields, in order: see events.py.)
         self.fitting_signatures: set[tuple[type, ...]] = set()
         self.items_fit = [
-            (index, _items_fit(item_type))
-            for index, name in enumerate(names)
+            (name, _items_fit(item_type))
+            for name in names
             if (item_type := _item_type(_optional_type(annotations[name]) or annotations[name])) is not None
         ]
         self.check_exactly = _fields_checker(cls, names)
 
     def check(self, event: TraceEvent) -> None:
         """Raise `_WrongType`, naming the field, unless every value fits its annotation."""
-        values = self.values_of(event)
-        signature = tuple(map(type, values))
+        values = event.__dict__
+        signature = tuple(map(type, values.values()))
         if signature in self.fitting_signatures:
-            for index, items_fit in self.items_fit:
-                if values[index] is not None and not items_fit(values[index]):
+            for name, items_fit in self.items_fit:
+                if values[name] is not None and not items_fit(values[name]):
                     break
             else:
                 return
