@@ -152,7 +152,7 @@ def _is_a(value: Any, expected: type) -> bool:
 #   library written in Rust. It writes str, int, bool, None and tuples
 #   itself and asks `_json_form` for the rest: bytes become hex, a
 #   `FieldSpan` the dict of its fields. (A writer in Python, one function
-#   per value, took four times as long: see docs/benchmarks.md.)
+#   per value, took twice as long: see docs/benchmarks.md.)
 
 Checker = Callable[[Any], None]
 
