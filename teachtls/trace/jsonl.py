@@ -172,6 +172,9 @@ class _WrongType(TypeError):
         return self
 
 
+_PLAIN_TYPES = (str, int, bool, bytes)
+
+
 def _plain_checker(expected: type) -> Checker:
     def check(value: Any) -> None:
         if not _is_a(value, expected):
@@ -183,7 +186,7 @@ def _plain_checker(expected: type) -> Checker:
 @functools.cache
 def _checker(annotation: Any) -> Checker:
     """The checker for fields declared as `annotation` (see the module docstring's table)."""
-    if annotation in (str, int, bool, bytes):
+    if annotation in _PLAIN_TYPES:
         return _plain_checker(annotation)
     optional = _optional_type(annotation)
     if optional is not None:
@@ -233,9 +236,6 @@ def _fields_checker(cls: type, names: Iterable[str] | None = None) -> Checker:
                 raise error.inside(f".{name}") from None
 
     return check_fields
-
-
-_PLAIN_TYPES = (str, int, bool, bytes)
 
 
 @functools.cache
