@@ -656,8 +656,8 @@ def tracing_rows(identity: Identity, repetitions: int, directory: str) -> list[R
 
     Creating the file is timed too, on its own (an empty trace: the header,
     then close), because it is work of the file system rather than of
-    teachtls, and on this kind of machine it has taken anything from 0.05
-    to 0.3 ms, from one run to the next."""
+    teachtls, and on this kind of machine it has taken anything from 0.07
+    to 1 ms of CPU time, from one run to the next."""
     setup = teachtls_setup(identity)
     traces = itertools.count()
 
