@@ -53,15 +53,14 @@ from teachtls.handshake.states import State
 from teachtls.render.walkthrough import render_walkthrough
 from teachtls.sessions import SessionDatabase, StatelessTickets
 from teachtls.trace import events as trace
-from teachtls.trace.jsonl import dumps_jsonl, load_jsonl, loads_jsonl
+from teachtls.trace.jsonl import dumps_jsonl, load_jsonl
 from teachtls.trace.observer import Recorder
 from teachtls.wire.codec import DecodeError, build_struct, parse_struct
 from teachtls.wire.enums import AlertDescription, ContentType, ExtensionType, HandshakeType, ProtocolVersion
 from teachtls.wire.extensions import SupportedVersionsClientHello, find_extension, make_extension
 from teachtls.wire.messages import build_handshake, parse_handshake
+from tests.golden_traces import check_golden_trace
 
-GOLDEN = Path(__file__).parent / "golden" / "traces" / "dtls12-ecdhe.jsonl"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 CLIENT_ADDRESS = b"192.0.2.1:5684"
 
 
@@ -881,15 +880,7 @@ def test_golden_trace_is_deterministic() -> None:
 
 def test_golden_trace() -> None:
     events = dtls12_ecdhe()
-    text = dumps_jsonl(events, metadata={"scenario": "dtls12-ecdhe"})
-    if UPDATE:
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert GOLDEN.exists(), f"{GOLDEN} is missing: run with UPDATE_GOLDEN=1 to create it"
-    golden = loads_jsonl(GOLDEN.read_text(encoding="utf-8"))
-    for index, (got, expected) in enumerate(zip(events, golden, strict=False)):
-        assert got == expected, f"event {index} differs from {GOLDEN.name} (UPDATE_GOLDEN=1 rewrites):\n{got}"
-    assert len(events) == len(golden)
+    check_golden_trace(events, "dtls12-ecdhe")
 
 
 def test_walkthrough_tells_the_dtls_story() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 from test_dtls12 import make_pair, notes
@@ -32,11 +31,9 @@ from teachtls.render.sequence import NoteRow, rows
 from teachtls.render.walkthrough import render_walkthrough
 from teachtls.sessions import StatelessTickets
 from teachtls.trace import events as trace
-from teachtls.trace.jsonl import dumps_jsonl, loads_jsonl
+from teachtls.trace.jsonl import dumps_jsonl
 from teachtls.trace.observer import Recorder
-
-GOLDEN = Path(__file__).parent / "golden" / "traces" / "dtls12-lossy.jsonl"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+from tests.golden_traces import check_golden_trace
 
 # Seeds of a link that loses a fifth of all datagrams, duplicates a fifth and
 # reorders almost a third. (Seed 31 loses the same flight often enough that
@@ -214,14 +211,6 @@ def test_walkthrough_and_diagram_show_the_datagram_layer() -> None:
 def test_lossy_golden_trace() -> None:
     events = dtls12_lossy()
     assert dumps_jsonl(events) == dumps_jsonl(dtls12_lossy())  # deterministic, losses included
-    text = dumps_jsonl(events, metadata={"scenario": "dtls12-lossy"})
-    if UPDATE:
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert GOLDEN.exists(), f"{GOLDEN} is missing: run with UPDATE_GOLDEN=1 to create it"
-    golden = loads_jsonl(GOLDEN.read_text(encoding="utf-8"))
-    for index, (got, expected) in enumerate(zip(events, golden, strict=False)):
-        assert got == expected, f"event {index} differs from {GOLDEN.name} (UPDATE_GOLDEN=1 rewrites):\n{got}"
-    assert len(events) == len(golden)
+    _, golden = check_golden_trace(events, "dtls12-lossy")
     retransmissions = [e for e in golden if isinstance(e, trace.Note) and e.text.startswith("retransmitting")]
     assert retransmissions

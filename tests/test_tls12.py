@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -75,6 +73,7 @@ from teachtls.trace.observer import Recorder
 from teachtls.wire.enums import AlertDescription, ContentType, ExtensionType, HandshakeType, ProtocolVersion
 from teachtls.wire.messages import DOWNGRADE_TLS12, ClientHello, HandshakeMessage, ServerHello
 from teachtls.wire.record import HEADER_LENGTH, build_header
+from tests.golden_traces import check_golden_trace, golden_trace_file
 from tests.handshake_pair import (
     HandshakePair,
     client_config,
@@ -89,8 +88,7 @@ TLS1_2, TLS1_3 = ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3
 E = ExtensionType
 NO_RENEGOTIATION = AlertDescription.no_renegotiation_RESERVED
 
-GOLDEN = Path(__file__).parent / "golden" / "traces" / "tls12-ecdhe.jsonl"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+GOLDEN = golden_trace_file("tls12-ecdhe")
 
 
 # --- certificates ------------------------------------------------------------------------
@@ -761,15 +759,7 @@ def test_golden_trace_is_deterministic() -> None:
 
 def test_golden_trace() -> None:
     events = golden_handshake()
-    text = dumps_jsonl(events, metadata={"scenario": "tls12-ecdhe"})
-    if UPDATE:
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert GOLDEN.exists(), f"{GOLDEN} is missing: run with UPDATE_GOLDEN=1 to create it"
-    golden = loads_jsonl(GOLDEN.read_text(encoding="utf-8"))
-    for index, (got, expected) in enumerate(zip(events, golden, strict=False)):
-        assert got == expected, f"event {index} differs from {GOLDEN.name} (UPDATE_GOLDEN=1 rewrites):\n{got}"
-    assert len(events) == len(golden), f"{len(events)} events, the golden trace has {len(golden)}"
+    text, _ = check_golden_trace(events, "tls12-ecdhe")
     assert text == GOLDEN.read_text(encoding="utf-8")
 
 
